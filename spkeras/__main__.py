@@ -1,0 +1,4 @@
+from spkeras.cli import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,159 @@
+"""Streaming activation statistics over calibration data, in bounded memory.
+
+One pass over the calibration batches collects, for every neuron site (ReLU output of the BN-folded ANN):
+the maximum, the maximum per channel, and a histogram of the positive activations on a fine logarithmic
+grid, from which any percentile is read without keeping the activations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+LOG10_RANGE = (-8.0, 8.0)
+HISTOGRAM_BINS = 32768  # bin width 16/32768 decade: percentiles within ~0.12 % relative error
+
+
+@dataclasses.dataclass
+class SiteStatistics:
+    """Activation statistics of one neuron site.
+
+    Attributes:
+        name: The layer name of the site in the folded ANN.
+        maximum: Largest activation seen.
+        channel_maximum: Largest activation per channel (last axis).
+        histogram: Counts of positive activations in log10 bins over ``LOG10_RANGE``.
+        positive_count: Number of positive activations seen.
+        count: Number of activations seen.
+    """
+
+    name: str
+    maximum: float
+    channel_maximum: np.ndarray
+    histogram: np.ndarray
+    positive_count: int
+    count: int
+
+    def percentile(self, percentile: float) -> float:
+        """The ``percentile``-th percentile of the *positive* activations (as in Rueckauer et al. 2017).
+
+        Read from the histogram with log-linear interpolation inside the bin; relative error below ~0.12 %.
+        Returns 0 when no activation was positive.
+
+        Example:
+            >>> # stats.percentile(99.9)
+        """
+        if not 0.0 < percentile <= 100.0:
+            raise ValueError(f"`percentile` must be in (0, 100]. Received: {percentile!r}.")
+        if self.positive_count == 0:
+            return 0.0
+        if percentile == 100.0:
+            return self.maximum
+        cumulative = np.cumsum(self.histogram)
+        rank = percentile / 100.0 * self.positive_count
+        bin_index = int(np.searchsorted(cumulative, rank, side="left"))
+        bin_index = min(bin_index, len(self.histogram) - 1)
+        before = cumulative[bin_index - 1] if bin_index > 0 else 0
+        inside = self.histogram[bin_index]
+        fraction = (rank - before) / inside if inside > 0 else 1.0
+        low, high = LOG10_RANGE
+        width = (high - low) / len(self.histogram)
+        value = 10.0 ** (low + (bin_index + float(np.clip(fraction, 0.0, 1.0))) * width)
+        return float(min(value, self.maximum))
+
+
+def iterate_batches(data, batch_size: int):
+    """Yields float32 batches from a NumPy array or a ``tf.data.Dataset`` (of inputs or (inputs, labels))."""
+    if isinstance(data, tf.data.Dataset):
+        for element in data:
+            batch = element[0] if isinstance(element, (tuple, list)) else element
+            yield tf.cast(batch, tf.float32)
+        return
+    for start in range(0, len(data), batch_size):
+        yield tf.convert_to_tensor(np.asarray(data[start : start + batch_size], dtype="float32"))
+
+
+def collect_statistics(
+    model: keras.Model,
+    site_layers: list[keras.layers.Layer],
+    data,
+    batch_size: int = 100,
+    verbose: bool = False,
+) -> list[SiteStatistics]:
+    """Runs ``data`` through ``model`` once and returns statistics of the outputs of ``site_layers``.
+
+    Args:
+        model: The (BN-folded) ANN.
+        site_layers: Layers of ``model`` whose outputs are measured.
+        data: Calibration inputs: a NumPy array (batched here) or a batched ``tf.data.Dataset``.
+        batch_size: Batch size for NumPy input.
+        verbose: Show a progress bar.
+
+    Returns:
+        One :class:`SiteStatistics` per site layer, in order.
+
+    Example:
+        >>> # stats = collect_statistics(folded_ann, relu_layers, x_calibration)
+    """
+    probe = keras.Model(model.inputs, [layer.output for layer in site_layers])
+    low, high = LOG10_RANGE
+
+    @tf.function(reduce_retracing=True)
+    def batch_statistics(batch):
+        outputs = probe(batch, training=False)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        results = []
+        for activation in outputs:
+            activation = tf.cast(activation, tf.float32)
+            channels = tf.reshape(activation, [-1, tf.shape(activation)[-1]])
+            positive = tf.boolean_mask(activation, activation > 0)
+            histogram = tf.histogram_fixed_width(
+                tf.math.log(positive) / tf.math.log(10.0), [low, high], nbins=HISTOGRAM_BINS, dtype=tf.int64
+            )
+            results.append(
+                (
+                    tf.reduce_max(channels, axis=0),
+                    histogram,
+                    tf.size(positive, out_type=tf.int64),
+                    tf.size(activation, out_type=tf.int64),
+                )
+            )
+        return results
+
+    channel_max = [None] * len(site_layers)
+    histograms = [np.zeros(HISTOGRAM_BINS, dtype="int64") for _ in site_layers]
+    positives = [0] * len(site_layers)
+    counts = [0] * len(site_layers)
+    total = len(data) if not isinstance(data, tf.data.Dataset) else None
+    progress = keras.utils.Progbar(total, verbose=1 if verbose else 0, unit_name="image")
+    seen = 0
+    for batch in iterate_batches(data, batch_size):
+        for site, (maximum, histogram, positive, count) in enumerate(batch_statistics(batch)):
+            maximum = maximum.numpy()
+            channel_max[site] = maximum if channel_max[site] is None else np.maximum(channel_max[site], maximum)
+            histograms[site] += histogram.numpy()
+            positives[site] += int(positive)
+            counts[site] += int(count)
+        seen += int(batch.shape[0])
+        progress.update(seen)
+    if seen == 0:
+        raise ValueError("The calibration data is empty. Received: 0 samples. Pass at least one input sample.")
+    logger.info("Collected activation statistics of %d sites over %d samples.", len(site_layers), seen)
+    return [
+        SiteStatistics(
+            name=layer.name,
+            maximum=float(np.max(channel_max[site])),
+            channel_maximum=np.asarray(channel_max[site], dtype="float64"),
+            histogram=histograms[site],
+            positive_count=positives[site],
+            count=counts[site],
+        )
+        for site, layer in enumerate(site_layers)
+    ]

@@ -1,0 +1,80 @@
+"""Build a new functional Keras model from IR nodes (the folded ANN for calibration, or the SNN)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+import numpy as np
+
+from spkeras.convert.ir import Node
+
+
+class _Names:
+    def __init__(self):
+        self.used: set[str] = set()
+
+    def unique(self, base: str) -> str:
+        name, counter = base, 1
+        while name in self.used:
+            counter += 1
+            name = f"{base}_{counter}"
+        self.used.add(name)
+        return name
+
+
+def build_model(
+    nodes: list[Node],
+    name: str,
+    make_neuron: Callable[[int, Node, str], keras.layers.Layer],
+    linear_weights: Callable[[int, Node], tuple[np.ndarray, np.ndarray]] | None = None,
+    neuron_suffix: str = "spiking",
+) -> tuple[keras.Model, dict[int, keras.layers.Layer]]:
+    """Instantiates the IR as a new functional ``keras.Model``.
+
+    Args:
+        nodes: IR nodes in topological order; the last one is the output.
+        name: Name of the new model.
+        make_neuron: ``make_neuron(index, node, layer_name)`` returns the layer for a neuron site.
+        linear_weights: ``linear_weights(index, node)`` returns ``(kernel, bias)`` for a linear node;
+            defaults to the node's own kernel and bias.
+        neuron_suffix: Suffix for neuron layers named after a Conv2D/Dense whose activation they replace.
+
+    Returns:
+        ``(model, layers)`` where ``layers`` maps a node index to the new layer built for it.
+    """
+    names = _Names()
+    tensors: dict[int, keras.KerasTensor] = {}
+    built: dict[int, keras.layers.Layer] = {}
+    for index, node in enumerate(nodes):
+        if node.kind == "input":
+            shape = tuple(node.source.output.shape[1:]) if hasattr(node.source, "output") else None
+            tensors[index] = keras.Input(shape=shape, name=names.unique(node.name))
+            continue
+        (inputs,) = [tensors[i] for i in node.inputs]
+        if node.kind == "neuron":
+            base = node.name
+            if node.source is not None and node.kind == "neuron" and _is_linear_source(node):
+                base = f"{node.name}_{neuron_suffix}"
+            layer = make_neuron(index, node, names.unique(base))
+            tensors[index] = layer(inputs)
+        elif node.kind in ("linear", "structural"):
+            layer = node.make_layer(names.unique(node.name))
+            tensors[index] = layer(inputs)
+            if node.kind == "linear":
+                kernel, bias = linear_weights(index, node) if linear_weights else (node.kernel, node.bias)
+                layer.set_weights([np.asarray(kernel, "float32"), np.asarray(bias, "float32")])
+        else:
+            raise ValueError(f"Cannot build IR node '{node.name}' of kind {node.kind!r}; fold batch norms first.")
+        built[index] = layer
+    model = keras.Model(tensors[0], tensors[len(nodes) - 1], name=name)
+    return model, built
+
+
+def _is_linear_source(node: Node) -> bool:
+    return isinstance(node.source, (keras.layers.Conv2D, keras.layers.Dense))
+
+
+def build_folded_ann(nodes: list[Node], name: str) -> tuple[keras.Model, dict[int, keras.layers.Layer]]:
+    """Builds the ANN with batch norms folded (ReLU at every neuron site); used for calibration and tests."""
+    return build_model(nodes, name, lambda index, node, layer_name: keras.layers.ReLU(name=layer_name), None, "relu")

@@ -1,0 +1,108 @@
+"""Turn a live Keras model into the converter's intermediate representation (see :mod:`spkeras.convert.ir`)."""
+
+from __future__ import annotations
+
+import keras
+
+from spkeras import graph
+from spkeras.convert import layers as _layers  # noqa: F401  (registers the built-in converters)
+from spkeras.convert.ir import Node, Step
+from spkeras.convert.registry import ConversionContext, UnsupportedLayerError, find_converter
+
+
+def layer_report(model: keras.Model, max_pooling: str = "average") -> list[tuple[str, str, str | None]]:
+    """Says for every layer of ``model`` whether it converts, and why not if it does not.
+
+    Args:
+        model: A built Keras model.
+        max_pooling: The ``MaxPooling2D`` policy, as in :func:`spkeras.convert`.
+
+    Returns:
+        A list of ``(layer name, layer type, reason)`` with ``reason=None`` for layers that convert.
+
+    Example:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="tanh")])
+        >>> layer_report(model)[0][:2]
+        ('dense', 'Dense')
+    """
+    report = []
+    for node in graph.model_graph(model)[1:]:
+        context = ConversionContext(is_output=node.is_output, max_pooling=max_pooling)
+        try:
+            find_converter(node.layer)(node.layer, context)
+            reason = None
+        except UnsupportedLayerError as error:
+            reason = error.reason
+        report.append((node.layer.name, type(node.layer).__name__, reason))
+    return report
+
+
+def lower_model(model: keras.Model, max_pooling: str = "average") -> list[Node]:
+    """Converts every layer of ``model`` into IR nodes, in topological order.
+
+    All layers are checked before anything is returned; if several cannot be converted, the error lists
+    each of them.
+
+    Raises:
+        ValueError: If a layer cannot be converted (the message names each such layer and why).
+    """
+    nodes: list[Node] = []
+    output_of: dict[int, int] = {}
+    problems: list[UnsupportedLayerError] = []
+    graph_nodes = graph.model_graph(model)
+    for index, graph_node in enumerate(graph_nodes):
+        layer = graph_node.layer
+        if index == 0:
+            nodes.append(Node(kind="input", source=layer))
+            output_of[0] = 0
+            continue
+        context = ConversionContext(is_output=graph_node.is_output, max_pooling=max_pooling)
+        try:
+            steps: list[Step] = find_converter(layer)(layer, context)
+        except UnsupportedLayerError as error:
+            problems.append(error)
+            continue
+        if any(source not in output_of for source in graph_node.inputs):
+            continue  # fed by a refused layer; already reported
+        inputs = tuple(output_of[source] for source in graph_node.inputs)
+        if len(inputs) != 1:
+            problems.append(
+                UnsupportedLayerError(layer, f"layers with {len(inputs)} inputs are not supported in this version.")
+            )
+            continue
+        if not steps:
+            output_of[index] = inputs[0]
+            continue
+        for step in steps:
+            nodes.append(Node(**vars(step), inputs=inputs))
+            inputs = (len(nodes) - 1,)
+        output_of[index] = len(nodes) - 1
+    if problems:
+        if len(problems) == 1:
+            raise problems[0]
+        details = "\n".join(f"  - {problem}" for problem in problems)
+        raise ValueError(f"{len(problems)} layers of model '{model.name}' cannot be converted:\n{details}")
+    output_index = next(output_of[i] for i, graph_node in enumerate(graph_nodes) if graph_node.is_output)
+    if output_index != len(nodes) - 1:
+        nodes = _prune(nodes, output_index)
+    return nodes
+
+
+def _prune(nodes: list[Node], output_index: int) -> list[Node]:
+    """Keeps only the nodes the output depends on, with their indices remapped."""
+    needed = set()
+    stack = [output_index]
+    while stack:
+        index = stack.pop()
+        if index not in needed:
+            needed.add(index)
+            stack.extend(nodes[index].inputs)
+    keep = sorted(needed)
+    new_index = {old: new for new, old in enumerate(keep)}
+    pruned = []
+    for old in keep:
+        node = nodes[old]
+        node.inputs = tuple(new_index[source] for source in node.inputs)
+        pruned.append(node)
+    return pruned

@@ -1,0 +1,110 @@
+"""Turn per-site scales λ into SNN weights and thresholds, propagating the scale of every tensor.
+
+Every tensor of the SNN carries a *scale* ``s`` (a scalar or one value per channel): the ANN value is
+approximately ``s ×`` the SNN value (firing rate or current per step). The input has scale 1 (analog input
+current = the image). A linear layer fed with scale ``s_in`` and followed by a neuron site with scale λ
+gets ``W' = gain·W·s_in/target`` and ``b' = gain·b/target``; the neuron then fires at rate ``a/λ``.
+
+Two parametrisations, both exact (see METHODS.md "What a spike carries"):
+
+- ``spike_value="unit"``: weights are rescaled (``target = λ``), threshold ``θ = gain`` (κ for ECC), a
+  spike carries 1, and the spike tensor has scale λ;
+- ``spike_value="threshold"``: weights are unchanged (``target = 1``, ``gain = 1``), ``θ = λ``, a spike
+  carries θ, and every tensor keeps scale 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from spkeras.convert.ir import Node, consumers
+
+
+@dataclasses.dataclass
+class NeuronParameters:
+    """What the builder needs for one integrate-and-fire layer."""
+
+    threshold: float | list[float]
+    reset: str
+    v_init: float
+    spike_value: str
+
+
+def _as_threshold(values) -> float | list[float]:
+    values = np.asarray(values, dtype="float64")
+    if values.ndim == 0 or np.allclose(values, values.reshape(-1)[0], rtol=0, atol=0):
+        return float(values.reshape(-1)[0])
+    return [float(v) for v in values.reshape(-1)]
+
+
+def _downstream_neuron(nodes: list[Node], readers: list[list[int]], index: int) -> int | None:
+    """The neuron site a linear node drives through channel-preserving ops only, if there is exactly one."""
+    current = index
+    while len(readers[current]) == 1:
+        reader = readers[current][0]
+        node = nodes[reader]
+        if node.kind == "neuron":
+            return reader
+        if node.kind != "structural" or node.map_scale is not None:
+            return None
+        current = reader
+    return None
+
+
+def plan_snn(
+    nodes: list[Node],
+    site_scales: dict[int, np.ndarray],
+    *,
+    reset: str,
+    v_init: float,
+    spike_value: str,
+    gain: float = 1.0,
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, NeuronParameters], np.ndarray]:
+    """Computes SNN weights and neuron parameters from the per-site scales.
+
+    Args:
+        nodes: Folded IR nodes (no batch norms), topological order.
+        site_scales: For each neuron node index, λ (scalar or per-channel array, > 0).
+        reset: Reset mode of every neuron.
+        v_init: Initial potential (fraction of θ) of every neuron.
+        spike_value: ``"unit"`` or ``"threshold"``.
+        gain: Current amplification (κ) applied to linear layers that drive neurons, ``"unit"`` mode only.
+
+    Returns:
+        ``(linear_weights, neuron_parameters, output_scale)``: kernel and bias per linear node index,
+        parameters per neuron node index, and the scale of the model output.
+    """
+    readers = consumers(nodes)
+    scale: dict[int, np.ndarray] = {}
+    weights: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    neurons: dict[int, NeuronParameters] = {}
+    for index, node in enumerate(nodes):
+        if node.kind == "input":
+            scale[index] = np.float64(1.0)
+        elif node.kind == "structural":
+            incoming = scale[node.inputs[0]]
+            scale[index] = node.map_scale(incoming) if node.map_scale is not None else incoming
+        elif node.kind == "linear":
+            incoming = np.asarray(scale[node.inputs[0]], dtype="float64")
+            site = _downstream_neuron(nodes, readers, index)
+            if spike_value == "unit" and site is not None:
+                target = np.asarray(site_scales[site], dtype="float64")
+                layer_gain = gain
+            else:
+                target, layer_gain = np.float64(1.0), 1.0
+            kernel = node.kernel * (incoming[:, None] if incoming.ndim else incoming) * layer_gain / target
+            weights[index] = (kernel, node.bias * layer_gain / target)
+            scale[index] = target / layer_gain
+        elif node.kind == "neuron":
+            current_scale = np.asarray(scale[node.inputs[0]], dtype="float64")
+            site_scale = np.asarray(site_scales[index], dtype="float64")
+            threshold = site_scale / current_scale
+            neurons[index] = NeuronParameters(
+                threshold=_as_threshold(threshold), reset=reset, v_init=v_init, spike_value=spike_value
+            )
+            scale[index] = site_scale if spike_value == "unit" else current_scale
+        else:
+            raise ValueError(f"Unexpected IR node kind {node.kind!r} at '{node.name}'; fold batch norms first.")
+    return weights, neurons, scale[len(nodes) - 1]

@@ -1,0 +1,217 @@
+"""Integrate-and-fire (IF) neuron layers.
+
+A neuron layer replaces a ReLU of the source network. During a simulation the simulator calls
+:meth:`IntegrateAndFire.step` once per time step with the input current of that step and the layer's
+state (membrane potential); the step is written as three small functions, :meth:`~IntegrateAndFire.charge`,
+:meth:`~IntegrateAndFire.fire` and :meth:`~IntegrateAndFire.reset_potential`, so that a neuron variant is a
+subclass overriding one of them.
+
+The ordinary Keras forward pass (``layer(x)``, ``model.predict``) evaluates the *closed-form* spike count of
+a neuron driven by the constant current ``x`` for ``timesteps`` steps — the fast analytic estimate used by
+the original SpKeras tool — and returns the mean output per step, so the converted model stays a usable
+Keras model (``summary()``, ``predict``) as well as a simulator input.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import keras
+import numpy as np
+from keras import ops
+
+RESET_MODES = ("soft", "hard")
+SPIKE_VALUES = ("unit", "threshold")
+
+
+def _threshold_value(threshold, layer_name):
+    if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
+        value = float(threshold)
+        values = np.asarray([value])
+    else:
+        try:
+            values = np.asarray(threshold, dtype="float64").reshape(-1)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"IntegrateAndFire '{layer_name}': `threshold` must be a positive number or a list of positive "
+                f"numbers (one per channel). Received: {threshold!r}."
+            ) from error
+        value = [float(item) for item in values]
+    if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError(
+            f"IntegrateAndFire '{layer_name}': `threshold` must be finite and > 0. Received: {threshold!r}. "
+            "A zero threshold usually means a layer never activated on the calibration data."
+        )
+    return value
+
+
+@keras.saving.register_keras_serializable(package="spkeras")
+class IntegrateAndFire(keras.layers.Layer):
+    """A layer of integrate-and-fire neurons, the spiking replacement of a ReLU.
+
+    Per time step: ``V ← V + I`` (charge); a spike where ``V ≥ θ`` (fire); then reset, either by subtraction
+    (``reset="soft"``: ``V ← V − θ``, keeps the residual charge, the default) or to zero (``reset="hard"``).
+    The membrane starts at ``v_init · θ`` (``v_init=0.5`` turns the floored rate into a rounded one).
+
+    Args:
+        threshold: Firing threshold θ: a positive float (one for the whole layer) or a list of positive floats
+            (one per channel, along the last axis). Stored as a non-trainable weight.
+        reset: ``"soft"`` (reset by subtraction) or ``"hard"`` (reset to zero).
+        v_init: Initial membrane potential as a fraction of θ, in ``[0, 1)``.
+        spike_value: What an output spike carries: ``"unit"`` (1; the next layer's weights carry the scale)
+            or ``"threshold"`` (θ; weights unchanged).
+        timesteps: Number of time steps assumed by the closed-form forward pass (``layer(x)``). The simulator
+            ignores it and runs as many steps as asked.
+        **kwargs: Standard ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
+
+    Example:
+        >>> import numpy as np
+        >>> neuron = IntegrateAndFire(threshold=1.0, v_init=0.5, timesteps=4)
+        >>> neuron(np.array([[0.3, 0.6]], dtype="float32")).numpy().round(2)  # counts 1 and 2 of 4 steps
+        array([[0.25, 0.5 ]], dtype=float32)
+    """
+
+    def __init__(self, threshold=1.0, reset="soft", v_init=0.0, spike_value="unit", timesteps=64, **kwargs):
+        super().__init__(**kwargs)
+        self.threshold_init = _threshold_value(threshold, self.name)
+        if reset not in RESET_MODES:
+            raise ValueError(
+                f"IntegrateAndFire '{self.name}': `reset` must be one of {RESET_MODES}. Received: {reset!r}."
+            )
+        if not isinstance(v_init, numbers.Real) or not 0.0 <= float(v_init) < 1.0:
+            raise ValueError(
+                f"IntegrateAndFire '{self.name}': `v_init` is a fraction of the threshold in [0, 1). "
+                f"Received: {v_init!r}."
+            )
+        if spike_value not in SPIKE_VALUES:
+            raise ValueError(
+                f"IntegrateAndFire '{self.name}': `spike_value` must be one of {SPIKE_VALUES}. "
+                f"Received: {spike_value!r}."
+            )
+        if isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral) or timesteps <= 0:
+            raise ValueError(
+                f"IntegrateAndFire '{self.name}': `timesteps` must be a positive integer. Received: {timesteps!r}."
+            )
+        self.reset = reset
+        self.v_init = float(v_init)
+        self.spike_value = spike_value
+        self.timesteps = int(timesteps)
+        self.feature_shape = None
+
+    @property
+    def per_channel(self) -> bool:
+        """Whether the layer has one threshold per channel."""
+        return isinstance(self.threshold_init, list)
+
+    def build(self, input_shape):
+        self.feature_shape = tuple(input_shape[1:])
+        if self.per_channel:
+            channels = input_shape[-1]
+            if channels != len(self.threshold_init):
+                raise ValueError(
+                    f"IntegrateAndFire '{self.name}': {len(self.threshold_init)} per-channel thresholds given "
+                    f"but the input has {channels} channels. Received input shape: {tuple(input_shape)}."
+                )
+            shape = (channels,)
+            initial = np.asarray(self.threshold_init, dtype="float32")
+        else:
+            shape = ()
+            initial = np.float32(self.threshold_init)
+        self.threshold = self.add_weight(
+            name="threshold",
+            shape=shape,
+            initializer=keras.initializers.Constant(initial),
+            trainable=False,
+        )
+
+    # --- the neuron model, one small function per phase -------------------------------------------------
+
+    def initial_state(self, batch_size):
+        """Returns the state at t = 0: a tuple holding the membrane potential ``v_init · θ``.
+
+        Args:
+            batch_size: Number of samples (an int or a scalar tensor).
+        """
+        shape = (batch_size,) + tuple(self.feature_shape)
+        return (ops.zeros(shape, dtype=self.compute_dtype) + self.v_init * self.threshold,)
+
+    def charge(self, potential, current):
+        """Integrates one step of input current."""
+        return potential + current
+
+    def fire(self, potential):
+        """Returns the spikes of this step (1 where the potential reached θ, else 0)."""
+        return ops.cast(potential >= self.threshold, potential.dtype)
+
+    def reset_potential(self, potential, spikes):
+        """Resets the neurons that fired: subtract θ (soft) or set to 0 (hard)."""
+        if self.reset == "soft":
+            return potential - spikes * self.threshold
+        return ops.where(spikes > 0, ops.zeros_like(potential), potential)
+
+    def emit(self, spikes):
+        """Turns spikes into the value sent to the next layer (1 or θ per spike)."""
+        if self.spike_value == "threshold":
+            return spikes * self.threshold
+        return spikes
+
+    def step(self, current, state):
+        """Advances the neurons by one time step.
+
+        Args:
+            current: Input current of this step, shape ``(batch,) + feature_shape``.
+            state: The tuple returned by :meth:`initial_state` or by the previous step.
+
+        Returns:
+            ``(output, new_state, spikes)``: the value sent to the next layer, the new state, and the spikes
+            emitted (used for spike counts).
+        """
+        (potential,) = state
+        potential = self.charge(potential, current)
+        spikes = self.fire(potential)
+        potential = self.reset_potential(potential, spikes)
+        return self.emit(spikes), (potential,), spikes
+
+    # --- closed form -------------------------------------------------------------------------------------
+
+    def closed_form_count(self, current, timesteps):
+        """Spike count after ``timesteps`` steps of the constant input ``current``, in closed form.
+
+        Exact for a constant current: soft reset gives ``clip(floor((T·I + v0)/θ), 0, T)``; hard reset gives
+        one spike at the first step where the potential reaches θ and then one every ``ceil(θ/I)`` steps.
+        """
+        threshold = self.threshold
+        start = self.v_init * threshold
+        steps = float(timesteps)
+        if self.reset == "soft":
+            charge = ops.maximum(current, 0.0) * steps + start
+            return ops.clip(ops.floor(charge / threshold), 0.0, steps)
+        positive = ops.maximum(current, 1e-30)
+        first = ops.maximum(ops.ceil((threshold - start) / positive), 1.0)
+        period = ops.maximum(ops.ceil(threshold / positive), 1.0)
+        count = ops.where(first <= steps, 1.0 + ops.floor((steps - first) / period), 0.0)
+        return ops.where(current > 0, count, ops.zeros_like(count))
+
+    def call(self, inputs):
+        count = self.closed_form_count(inputs, self.timesteps)
+        return self.emit(count / float(self.timesteps))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        threshold = self.threshold_init
+        if self.built:
+            values = np.asarray(keras.ops.convert_to_numpy(self.threshold), dtype="float64")
+            threshold = [float(v) for v in values.reshape(-1)] if self.per_channel else float(values)
+        config.update(
+            {
+                "threshold": threshold,
+                "reset": self.reset,
+                "v_init": self.v_init,
+                "spike_value": self.spike_value,
+                "timesteps": self.timesteps,
+            }
+        )
+        return config

@@ -1,0 +1,21 @@
+"""Data-based max norm (Diehl et al., IJCNN 2015): λ_l = the largest activation of layer l.
+
+The original uses reset to zero (``reset="hard"``, the default here); reset by subtraction is available
+with ``reset="soft"``.
+"""
+
+from spkeras.methods.base import ThresholdPolicy, register_method
+
+
+@register_method("max")
+class MaxNorm(ThresholdPolicy):
+    """λ = maximum activation over the calibration data; reset to zero by default.
+
+    Example:
+        >>> # snn = spkeras.convert(cnn, x_calibration, method="max")
+    """
+
+    reset = "hard"
+
+    def site_scale(self, statistics):
+        return statistics.maximum

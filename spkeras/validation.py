@@ -1,0 +1,104 @@
+"""Checks of user input shared by the converter and the simulator; each error says what was received."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+
+def check_timesteps(timesteps, name: str = "timesteps") -> int:
+    """Returns ``timesteps`` as an int, or raises ``ValueError`` unless it is a positive integer."""
+    if isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral) or timesteps <= 0:
+        raise ValueError(f"`{name}` must be a positive integer number of time steps. Received: {name}={timesteps!r}.")
+    return int(timesteps)
+
+
+def check_batch_size(batch_size) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size <= 0:
+        raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}.")
+    return int(batch_size)
+
+
+def check_inputs(data, input_shape: tuple, argument: str):
+    """Validates model inputs (a NumPy array or a ``tf.data.Dataset``) against the model input shape.
+
+    Arrays must be floating point, finite, non-empty and shaped ``(N,) + input_shape``. Datasets are checked
+    by their element spec only (values are checked while streaming).
+
+    Returns:
+        The data (a NumPy array is returned as is, without copying).
+    """
+    expected = tuple(input_shape)
+    if isinstance(data, tf.data.Dataset):
+        spec = data.element_spec
+        spec = spec[0] if isinstance(spec, (tuple, list)) else spec
+        shape = tuple(spec.shape)
+        if len(shape) != len(expected) + 1 or any(e is not None and s not in (None, e) for s, e in zip(shape[1:], expected)):
+            raise ValueError(
+                f"`{argument}` dataset elements have shape {shape}; the model expects batches of shape "
+                f"(batch,) + {expected}. Received: element_spec={data.element_spec}. Batch the dataset "
+                "with .batch(n) and make its samples match the model input."
+            )
+        return data
+    if not isinstance(data, np.ndarray):
+        if hasattr(data, "numpy"):
+            data = data.numpy()
+        elif isinstance(data, (list, tuple)):
+            data = np.asarray(data)
+        else:
+            raise TypeError(
+                f"`{argument}` must be a NumPy array or a tf.data.Dataset. Received: {type(data).__name__}."
+            )
+    if data.dtype.kind != "f":
+        hint = " Convert it, e.g. x.astype('float32') / 255 for 8-bit images." if data.dtype.kind in "iub" else ""
+        raise TypeError(
+            f"`{argument}` must hold floating-point values scaled as the model was trained. "
+            f"Received: dtype={data.dtype}.{hint}"
+        )
+    if data.ndim == 0 or data.shape[0] == 0:
+        raise ValueError(f"`{argument}` is empty. Received: shape={data.shape}. Pass at least one sample.")
+    shape = tuple(data.shape[1:])
+    if len(shape) != len(expected) or any(e is not None and s != e for s, e in zip(shape, expected)):
+        hint = ""
+        if len(shape) + 1 == len(expected) and expected[-1] == 1:
+            hint = f" Add the channel axis: {argument}[..., None]."
+        raise ValueError(
+            f"`{argument}` has sample shape {shape} but the model expects {expected}. "
+            f"Received: {argument}.shape={data.shape}.{hint}"
+        )
+    if not np.all(np.isfinite(data)):
+        bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
+        raise ValueError(
+            f"`{argument}` contains {bad} NaN or infinite values. Received: an array with non-finite entries. "
+            "Clean or re-normalise the data."
+        )
+    return data
+
+
+def check_labels(labels, count: int | None, classes: int) -> np.ndarray:
+    """Returns integer class labels from integer labels or one-hot rows, checking their number and range."""
+    labels = np.asarray(labels.numpy() if hasattr(labels, "numpy") else labels)
+    if labels.ndim == 2 and labels.shape[1] == classes and labels.shape[1] > 1:
+        labels = labels.argmax(axis=1)
+    elif labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise ValueError(
+            f"`y` must be integer class labels of shape (N,) or one-hot of shape (N, {classes}). "
+            f"Received: y.shape={labels.shape}."
+        )
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
+            raise ValueError("`y` holds non-integer values. Received: float labels with fractions or NaN.")
+    elif labels.dtype.kind not in "iu":
+        raise TypeError(f"`y` must be integer class labels. Received: dtype={labels.dtype}.")
+    if count is not None and len(labels) != count:
+        raise ValueError(f"`x` has {count} samples but `y` has {len(labels)}. Received: len(y)={len(labels)}.")
+    if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(
+            f"`y` labels must lie in [0, {classes - 1}] for a model with {classes} outputs. "
+            f"Received: min={labels.min()}, max={labels.max()}."
+        )
+    return labels.astype("int64")
