@@ -1,4 +1,5 @@
-from spkeras.cli import main
 import sys
+
+from spkeras.cli import main
 
 sys.exit(main())

@@ -35,7 +35,7 @@ def load_model(path, safe_mode: bool = True, custom_objects: dict | None = None)
     Example:
         >>> import spkeras
         >>> model = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
-        >>> model.output.shape
+        >>> model.outputs[0].shape
         (None, 10)
     """
     if isinstance(path, keras.Model):

@@ -178,10 +178,15 @@ class Simulator:
         return values
 
     def _chunk(self, static, states, batch):
-        """Runs ``chunk_size`` steps; returns output (C, B, K), new states and spikes (C, L)."""
+        """Runs ``chunk_size`` steps.
+
+        Returns:
+            The output (C, B, K), the new states, the spikes per step and layer (C, L) summed over the batch,
+            and per layer the values emitted during the chunk summed over its steps (B, ...).
+        """
         values = {position: (False, value) for position, value in static.items()}
         new_states = list(states)
-        spike_counts = []
+        spike_counts, emitted = [], []
         for position, node in enumerate(self.nodes):
             if position in values:
                 continue
@@ -199,39 +204,103 @@ class Simulator:
                 new_states[slot] = state
                 values[position] = (True, tf.stack(outputs))
                 spike_counts.append(tf.stack(counts))
+                emitted.append(tf.add_n(outputs))
             else:
                 values[position] = self._apply(layer, arguments, batch)
         dynamic, output = values[len(self.nodes) - 1]
         if not dynamic:
             output = tf.broadcast_to(output[None], tf.concat([[self.chunk_size], tf.shape(output)], axis=0))
-        return output, new_states, tf.stack(spike_counts, axis=1)
+        return tf.cast(output, tf.float32), new_states, tf.stack(spike_counts, axis=1), emitted
 
-    def _run_batch(self, x, y):
-        self.traces += 1
+    def _loop(self, x, body):
+        """Runs all chunks; ``body(chunk_index, chunk_results, carry) -> carry`` folds each chunk's results."""
         batch = tf.shape(x)[0]
         static = self._static_prefix(x)
         states = [self.nodes[i].layer.initial_state(batch) for i in self.neuron_positions]
         chunks = self.timesteps // self.chunk_size
-        accumulated = tf.zeros([batch, self.num_classes], tf.float32)
-        correct = tf.TensorArray(tf.float32, size=chunks, element_shape=[self.chunk_size])
-        spikes = tf.TensorArray(tf.float32, size=chunks, element_shape=[self.chunk_size, len(self.neuron_positions)])
 
-        def body(index, states, accumulated, correct, spikes):
-            output, states, spike_counts = self._chunk(static, states, batch)
-            running = accumulated + tf.cumsum(tf.cast(output, tf.float32), axis=0)
+        def step(index, states, carry):
+            output, states, spike_counts, emitted = self._chunk(static, states, batch)
+            return index + 1, states, body(index, (output, spike_counts, emitted), carry)
+
+        return lambda carry: tf.while_loop(lambda index, *_: index < chunks, step, (tf.constant(0), states, carry))[2]
+
+    def _run_batch(self, x, y):
+        self.traces += 1
+        batch = tf.shape(x)[0]
+        chunks = self.timesteps // self.chunk_size
+        layers = len(self.neuron_positions)
+
+        def body(index, results, carry):
+            output, spike_counts, _ = results
+            accumulated, correct, spikes = carry
+            running = accumulated + tf.cumsum(output, axis=0)
             predictions = tf.argmax(running, axis=-1, output_type=tf.int64)
             hits = tf.reduce_sum(tf.cast(tf.equal(predictions, y[None, :]), tf.float32), axis=1)
-            return index + 1, states, running[-1], correct.write(index, hits), spikes.write(index, spike_counts)
+            return running[-1], correct.write(index, hits), spikes.write(index, spike_counts)
 
-        _, _, _, correct, spikes = tf.while_loop(
-            lambda index, *_: index < chunks,
-            body,
-            (tf.constant(0), states, accumulated, correct, spikes),
+        carry = (
+            tf.zeros([batch, self.num_classes], tf.float32),
+            tf.TensorArray(tf.float32, size=chunks, element_shape=[self.chunk_size]),
+            tf.TensorArray(tf.float32, size=chunks, element_shape=[self.chunk_size, layers]),
         )
+        _, correct, spikes = self._loop(x, body)(carry)
         return (
             tf.reshape(correct.stack(), [self.timesteps]),
-            tf.reshape(spikes.stack(), [self.timesteps, len(self.neuron_positions)]),
+            tf.reshape(spikes.stack(), [self.timesteps, layers]),
         )
+
+    def _run_record(self, x):
+        self.traces += 1
+        batch = tf.shape(x)[0]
+
+        def body(index, results, carry):
+            output, _, emitted = results
+            accumulated, totals = carry
+            return accumulated + tf.reduce_sum(output, axis=0), [t + e for t, e in zip(totals, emitted)]
+
+        totals = [
+            tf.zeros(tf.concat([[batch], self.nodes[i].layer.feature_shape], axis=0), tf.float32)
+            for i in self.neuron_positions
+        ]
+        accumulated, totals = self._loop(x, body)((tf.zeros([batch, self.num_classes], tf.float32), totals))
+        steps = float(self.timesteps)
+        return accumulated / steps, [total / steps for total in totals]
+
+
+def record(snn: keras.Model, x, timesteps: int = 64, *, batch_size: int = 100, chunk_size: int | None = None) -> dict:
+    """Simulates ``snn`` and returns the mean value per step of every spiking layer and of the output.
+
+    The mean value per step is the firing rate (``spike_value="unit"``) or rate × θ
+    (``spike_value="threshold"``); the output entry is the mean output current, comparable to the ANN's
+    logits. Use it to measure per-layer rate errors against the ANN.
+
+    Args:
+        snn: A converted model.
+        x: Inputs, float array shaped like the model input.
+        timesteps: Number of steps T.
+        batch_size: Images simulated together.
+        chunk_size: Time steps per layer sweep.
+
+    Returns:
+        A dict mapping each spiking layer's name (and ``"output"``) to an array of shape ``(N,) + layer shape``.
+
+    Example:
+        >>> # rates = spkeras.simulate.record(snn, x[:10], timesteps=256); rates["output"].shape
+    """
+    simulator = Simulator(snn, timesteps, chunk_size=chunk_size)
+    batch_size = validation.check_batch_size(batch_size)
+    x = validation.check_inputs(x, simulator.input_shape, "x")
+    function = tf.function(
+        simulator._run_record, input_signature=[tf.TensorSpec((None,) + simulator.input_shape, tf.float32)]
+    )
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in simulator.layer_names + ["output"]}
+    for batch in iterate_batches(x, batch_size):
+        output, layer_values = function(batch)
+        parts["output"].append(output.numpy())
+        for name, value in zip(simulator.layer_names, layer_values):
+            parts[name].append(value.numpy())
+    return {name: np.concatenate(values) for name, values in parts.items()}
 
 
 def evaluate(

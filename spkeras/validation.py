@@ -35,7 +35,9 @@ def check_inputs(data, input_shape: tuple, argument: str):
         spec = data.element_spec
         spec = spec[0] if isinstance(spec, (tuple, list)) else spec
         shape = tuple(spec.shape)
-        if len(shape) != len(expected) + 1 or any(e is not None and s not in (None, e) for s, e in zip(shape[1:], expected)):
+        if len(shape) != len(expected) + 1 or any(
+            e is not None and s not in (None, e) for s, e in zip(shape[1:], expected)
+        ):
             raise ValueError(
                 f"`{argument}` dataset elements have shape {shape}; the model expects batches of shape "
                 f"(batch,) + {expected}. Received: element_spec={data.element_spec}. Batch the dataset "

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from spkeras.convert.ir import Node, consumers
 from spkeras.convert.registry import UnsupportedLayerError
 

@@ -15,7 +15,7 @@ Converters return :class:`Step` objects (a node without its connections); :func:
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import numpy as np

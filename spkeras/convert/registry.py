@@ -9,7 +9,7 @@ it cannot convert faithfully by raising :class:`UnsupportedLayerError` with the 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 

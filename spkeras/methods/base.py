@@ -79,7 +79,9 @@ def get_method(name: str) -> type[ThresholdPolicy]:
         ValueError: If no method has that name.
     """
     if name not in _METHODS:
-        raise ValueError(f"Unknown conversion method {name!r}. Received: method={name!r}. Available: {available_methods()}.")
+        raise ValueError(
+            f"Unknown conversion method {name!r}. Received: method={name!r}. Available: {available_methods()}."
+        )
     return _METHODS[name]
 
 
