@@ -25,10 +25,10 @@ import tensorflow as tf
 from spkeras import graph, validation
 from spkeras.calibrate import iterate_batches
 from spkeras.layers import IntegrateAndFire
+from spkeras.layers.encoders import ENCODINGS, encode_chunk
 
 logger = logging.getLogger(__name__)
 
-ENCODINGS = ("analog",)
 DEFAULT_CHUNK_SIZE = 16
 
 
@@ -41,6 +41,9 @@ class SimulationResult:
         accuracy: Accuracy after each step, shape ``(T,)``; ``accuracy[t-1]`` is the accuracy at step t.
         layer_names: Names of the spiking layers, in network order.
         spikes_per_step: Mean spikes per image emitted by each spiking layer at each step, shape ``(T, L)``.
+            For augmented spikes this is the sum of the coefficients ``|k|``.
+        events_per_step: Mean spike *events* per image (steps with a non-zero output), shape ``(T, L)``;
+            equal to ``spikes_per_step`` except for augmented spikes.
         num_images: Number of evaluated images.
         wall_time: Seconds spent simulating (including compilation).
         encoding: Input encoding used.
@@ -53,6 +56,7 @@ class SimulationResult:
     num_images: int
     wall_time: float
     encoding: str = "analog"
+    events_per_step: np.ndarray | None = None
 
     def accuracy_at(self, step: int) -> float:
         """Accuracy after ``step`` time steps (1 ≤ step ≤ T)."""
@@ -98,6 +102,7 @@ class SimulationResult:
             "layer_names": list(self.layer_names),
             "spikes_per_image_per_layer": self.spikes_per_layer(),
             "spikes_per_image": self.spikes_per_image(),
+            "events_per_image": float(self.events_per_step.sum()) if self.events_per_step is not None else None,
         }
 
 
@@ -115,7 +120,7 @@ class Simulator:
         snn: A model returned by :func:`spkeras.convert` (or loaded from its ``.keras`` file).
         timesteps: Number of steps T.
         chunk_size: Steps processed per layer sweep (memory ∝ chunk_size); rounded down to a divisor of T.
-        encoding: Input encoding; ``"analog"`` feeds the input as a constant current every step.
+        encoding: Input encoding: ``"analog"``, ``"poisson"`` or ``"count"`` (see :mod:`spkeras.layers.encoders`).
         jit_compile: Compile the loop with XLA.
 
     Example:
@@ -147,6 +152,7 @@ class Simulator:
             input_signature=[
                 tf.TensorSpec((None,) + self.input_shape, tf.float32),
                 tf.TensorSpec((None,), tf.int64),
+                tf.TensorSpec((2,), tf.int64),
             ],
             jit_compile=jit_compile,
         )
@@ -169,6 +175,8 @@ class Simulator:
 
     def _static_prefix(self, x):
         """Values of all layers that do not depend on time (computed once per batch)."""
+        if self.encoding != "analog":
+            return {}
         values = {0: x}
         for position, node in enumerate(self.nodes[1:], start=1):
             if isinstance(node.layer, IntegrateAndFire) or any(i not in values for i in node.inputs):
@@ -177,16 +185,20 @@ class Simulator:
             values[position] = node.layer(arguments if len(arguments) > 1 else arguments[0])
         return values
 
-    def _chunk(self, static, states, batch):
+    def _chunk(self, x, static, states, batch, chunk_index, seed):
         """Runs ``chunk_size`` steps.
 
         Returns:
             The output (C, B, K), the new states, the spikes per step and layer (C, L) summed over the batch,
-            and per layer the values emitted during the chunk summed over its steps (B, ...).
+            the spike events per step and layer (C, L), and per layer the values emitted during the chunk
+            summed over its steps (B, ...).
         """
         values = {position: (False, value) for position, value in static.items()}
+        if 0 not in values:
+            first_step = chunk_index * self.chunk_size
+            values[0] = (True, encode_chunk(x, self.encoding, first_step, self.chunk_size, seed))
         new_states = list(states)
-        spike_counts, emitted = [], []
+        spike_counts, event_counts, emitted = [], [], []
         for position, node in enumerate(self.nodes):
             if position in values:
                 continue
@@ -196,23 +208,26 @@ class Simulator:
                 slot = self.neuron_positions.index(position)
                 dynamic, current = arguments[0]
                 state = states[slot]
-                outputs, counts = [], []
+                outputs, counts, events = [], [], []
                 for step in range(self.chunk_size):
                     output, state, spikes = layer.step(current[step] if dynamic else current, state)
                     outputs.append(output)
                     counts.append(tf.reduce_sum(tf.abs(spikes)))
+                    events.append(tf.cast(tf.math.count_nonzero(spikes), tf.float32))
                 new_states[slot] = state
                 values[position] = (True, tf.stack(outputs))
                 spike_counts.append(tf.stack(counts))
+                event_counts.append(tf.stack(events))
                 emitted.append(tf.add_n(outputs))
             else:
                 values[position] = self._apply(layer, arguments, batch)
         dynamic, output = values[len(self.nodes) - 1]
         if not dynamic:
             output = tf.broadcast_to(output[None], tf.concat([[self.chunk_size], tf.shape(output)], axis=0))
-        return tf.cast(output, tf.float32), new_states, tf.stack(spike_counts, axis=1), emitted
+        spikes = (tf.stack(spike_counts, axis=1), tf.stack(event_counts, axis=1))
+        return tf.cast(output, tf.float32), new_states, spikes, emitted
 
-    def _loop(self, x, body):
+    def _loop(self, x, body, seed):
         """Runs all chunks; ``body(chunk_index, chunk_results, carry) -> carry`` folds each chunk's results."""
         batch = tf.shape(x)[0]
         static = self._static_prefix(x)
@@ -220,37 +235,44 @@ class Simulator:
         chunks = self.timesteps // self.chunk_size
 
         def step(index, states, carry):
-            output, states, spike_counts, emitted = self._chunk(static, states, batch)
-            return index + 1, states, body(index, (output, spike_counts, emitted), carry)
+            output, states, spikes, emitted = self._chunk(x, static, states, batch, index, seed)
+            return index + 1, states, body(index, (output, spikes, emitted), carry)
 
         return lambda carry: tf.while_loop(lambda index, *_: index < chunks, step, (tf.constant(0), states, carry))[2]
 
-    def _run_batch(self, x, y):
+    def _run_batch(self, x, y, seed):
         self.traces += 1
         batch = tf.shape(x)[0]
         chunks = self.timesteps // self.chunk_size
         layers = len(self.neuron_positions)
 
         def body(index, results, carry):
-            output, spike_counts, _ = results
-            accumulated, correct, spikes = carry
+            output, (spike_counts, event_counts), _ = results
+            accumulated, correct, spikes, events = carry
             running = accumulated + tf.cumsum(output, axis=0)
             predictions = tf.argmax(running, axis=-1, output_type=tf.int64)
             hits = tf.reduce_sum(tf.cast(tf.equal(predictions, y[None, :]), tf.float32), axis=1)
-            return running[-1], correct.write(index, hits), spikes.write(index, spike_counts)
+            return (
+                running[-1],
+                correct.write(index, hits),
+                spikes.write(index, spike_counts),
+                events.write(index, event_counts),
+            )
 
         carry = (
             tf.zeros([batch, self.num_classes], tf.float32),
             tf.TensorArray(tf.float32, size=chunks, element_shape=[self.chunk_size]),
             tf.TensorArray(tf.float32, size=chunks, element_shape=[self.chunk_size, layers]),
+            tf.TensorArray(tf.float32, size=chunks, element_shape=[self.chunk_size, layers]),
         )
-        _, correct, spikes = self._loop(x, body)(carry)
+        _, correct, spikes, events = self._loop(x, body, seed)(carry)
         return (
             tf.reshape(correct.stack(), [self.timesteps]),
             tf.reshape(spikes.stack(), [self.timesteps, layers]),
+            tf.reshape(events.stack(), [self.timesteps, layers]),
         )
 
-    def _run_record(self, x):
+    def _run_record(self, x, seed):
         self.traces += 1
         batch = tf.shape(x)[0]
 
@@ -263,12 +285,22 @@ class Simulator:
             tf.zeros(tf.concat([[batch], self.nodes[i].layer.feature_shape], axis=0), tf.float32)
             for i in self.neuron_positions
         ]
-        accumulated, totals = self._loop(x, body)((tf.zeros([batch, self.num_classes], tf.float32), totals))
+        initial = (tf.zeros([batch, self.num_classes], tf.float32), totals)
+        accumulated, totals = self._loop(x, body, seed)(initial)
         steps = float(self.timesteps)
         return accumulated / steps, [total / steps for total in totals]
 
 
-def record(snn: keras.Model, x, timesteps: int = 64, *, batch_size: int = 100, chunk_size: int | None = None) -> dict:
+def record(
+    snn: keras.Model,
+    x,
+    timesteps: int = 64,
+    *,
+    batch_size: int = 100,
+    chunk_size: int | None = None,
+    encoding: str = "analog",
+    seed: int = 0,
+) -> dict:
     """Simulates ``snn`` and returns the mean value per step of every spiking layer and of the output.
 
     The mean value per step is the firing rate (``spike_value="unit"``) or rate × θ
@@ -281,6 +313,8 @@ def record(snn: keras.Model, x, timesteps: int = 64, *, batch_size: int = 100, c
         timesteps: Number of steps T.
         batch_size: Images simulated together.
         chunk_size: Time steps per layer sweep.
+        encoding: Input encoding (see :func:`evaluate`).
+        seed: Seed of the ``"poisson"`` encoding.
 
     Returns:
         A dict mapping each spiking layer's name (and ``"output"``) to an array of shape ``(N,) + layer shape``.
@@ -288,15 +322,16 @@ def record(snn: keras.Model, x, timesteps: int = 64, *, batch_size: int = 100, c
     Example:
         >>> # rates = spkeras.simulate.record(snn, x[:10], timesteps=256); rates["output"].shape
     """
-    simulator = Simulator(snn, timesteps, chunk_size=chunk_size)
+    simulator = Simulator(snn, timesteps, chunk_size=chunk_size, encoding=encoding)
     batch_size = validation.check_batch_size(batch_size)
     x = validation.check_inputs(x, simulator.input_shape, "x")
     function = tf.function(
-        simulator._run_record, input_signature=[tf.TensorSpec((None,) + simulator.input_shape, tf.float32)]
+        simulator._run_record,
+        input_signature=[tf.TensorSpec((None,) + simulator.input_shape, tf.float32), tf.TensorSpec((2,), tf.int64)],
     )
     parts: dict[str, list[np.ndarray]] = {name: [] for name in simulator.layer_names + ["output"]}
-    for batch in iterate_batches(x, batch_size):
-        output, layer_values = function(batch)
+    for index, batch in enumerate(iterate_batches(x, batch_size)):
+        output, layer_values = function(batch, tf.constant([seed, index], tf.int64))
         parts["output"].append(output.numpy())
         for name, value in zip(simulator.layer_names, layer_values):
             parts[name].append(value.numpy())
@@ -313,6 +348,7 @@ def evaluate(
     chunk_size: int | None = None,
     encoding: str = "analog",
     jit_compile: bool = False,
+    seed: int = 0,
     verbose: bool = False,
 ) -> SimulationResult:
     """Simulates ``snn`` for ``timesteps`` steps on ``x`` and measures accuracy at every step.
@@ -324,8 +360,10 @@ def evaluate(
         timesteps: Number of time steps T.
         batch_size: Images simulated together.
         chunk_size: Time steps per layer sweep (memory ∝ batch_size × chunk_size); default 16.
-        encoding: ``"analog"``: the image is a constant input current every step.
+        encoding: ``"analog"`` (the image is a constant input current every step, default), ``"poisson"``
+            (Bernoulli spikes with probability x per step) or ``"count"`` (x·T spikes spread evenly).
         jit_compile: Compile the time loop with XLA.
+        seed: Seed of the ``"poisson"`` encoding; the same seed gives the same result.
         verbose: Show a progress bar.
 
     Returns:
@@ -346,12 +384,16 @@ def evaluate(
     labels = validation.check_labels(y, len(x), simulator.num_classes)
     correct = np.zeros(simulator.timesteps)
     spikes = np.zeros((simulator.timesteps, len(simulator.layer_names)))
+    events = np.zeros_like(spikes)
     progress = keras.utils.Progbar(len(x), verbose=1 if verbose else 0, unit_name="image")
-    for start, batch in zip(range(0, len(x), batch_size), iterate_batches(x, batch_size)):
+    for index, (start, batch) in enumerate(zip(range(0, len(x), batch_size), iterate_batches(x, batch_size))):
         batch_labels = tf.constant(labels[start : start + batch_size])
-        batch_correct, batch_spikes = simulator.run_batch(batch, batch_labels)
+        batch_correct, batch_spikes, batch_events = simulator.run_batch(
+            batch, batch_labels, tf.constant([seed, index], tf.int64)
+        )
         correct += batch_correct.numpy()
         spikes += batch_spikes.numpy()
+        events += batch_events.numpy()
         progress.update(min(start + batch_size, len(x)))
     wall_time = time.perf_counter() - started
     logger.info("Simulated %d images for %d steps in %.2f s.", len(x), timesteps, wall_time)
@@ -363,4 +405,5 @@ def evaluate(
         num_images=len(x),
         wall_time=wall_time,
         encoding=encoding,
+        events_per_step=events / len(x),
     )

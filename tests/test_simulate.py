@@ -86,7 +86,7 @@ def test_compiled_loop_is_traced_once_over_many_batches(converted):
     _, snn = converted
     simulator = Simulator(snn, timesteps=8)
     for size in (5, 7, 5, 3, 9):
-        simulator.run_batch(tf.constant(tiny_inputs(size)), tf.zeros([size], tf.int64))
+        simulator.run_batch(tf.constant(tiny_inputs(size)), tf.zeros([size], tf.int64), tf.constant([0, 0], tf.int64))
     assert simulator.traces == 1
 
 

@@ -1,5 +1,11 @@
 """Spiking Keras layers: the integrate-and-fire neuron family."""
 
-from spkeras.layers.neurons import IntegrateAndFire
+from spkeras.layers.neurons import AugmentedIntegrateAndFire, IntegrateAndFire, TernaryIntegrateAndFire
 
-__all__ = ["IntegrateAndFire"]
+NEURON_CLASSES = {
+    "if": IntegrateAndFire,
+    "ternary": TernaryIntegrateAndFire,
+    "augmented": AugmentedIntegrateAndFire,
+}
+
+__all__ = ["NEURON_CLASSES", "AugmentedIntegrateAndFire", "IntegrateAndFire", "TernaryIntegrateAndFire"]

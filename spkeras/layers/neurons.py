@@ -71,12 +71,15 @@ class IntegrateAndFire(keras.layers.Layer):
         array([[0.25, 0.5 ]], dtype=float32)
     """
 
+    supported_resets = RESET_MODES
+
     def __init__(self, threshold=1.0, reset="soft", v_init=0.0, spike_value="unit", timesteps=64, **kwargs):
         super().__init__(**kwargs)
         self.threshold_init = _threshold_value(threshold, self.name)
-        if reset not in RESET_MODES:
+        if reset not in self.supported_resets:
             raise ValueError(
-                f"IntegrateAndFire '{self.name}': `reset` must be one of {RESET_MODES}. Received: {reset!r}."
+                f"{type(self).__name__} '{self.name}': `reset` must be one of {self.supported_resets}. "
+                f"Received: {reset!r}."
             )
         if not isinstance(v_init, numbers.Real) or not 0.0 <= float(v_init) < 1.0:
             raise ValueError(
@@ -215,3 +218,78 @@ class IntegrateAndFire(keras.layers.Layer):
             }
         )
         return config
+
+
+@keras.saving.register_keras_serializable(package="spkeras")
+class TernaryIntegrateAndFire(IntegrateAndFire):
+    """IF neurons with a negative threshold (TerMapping's double threshold, Ma et al., TNNLS 2021).
+
+    Besides the positive spike at ``V ≥ θ``, a neuron whose potential fell to ``V ≤ −θ`` emits a negative
+    spike (``V ← V + θ``) — but only while its net spike count is positive, so the net count never goes
+    below zero and tracks ``relu`` of the accumulated input: over-firing caused by early input is undone.
+    The paper's exact rule is unconfirmed; this is the rule of ``METHODS.md``. State: (potential, net count).
+
+    Example:
+        >>> import numpy as np
+        >>> neuron = TernaryIntegrateAndFire(threshold=1.0)
+        >>> neuron.build((None, 1))
+        >>> state = neuron.initial_state(1)
+        >>> for current in (1.0, -1.0, -1.0):
+        ...     _, state, spikes = neuron.step(np.array([[current]], "float32"), state)
+        >>> float(state[1][0, 0])  # +1 then -1, then no negative spike below zero
+        0.0
+    """
+
+    supported_resets = ("soft",)
+
+    def initial_state(self, batch_size):
+        (potential,) = super().initial_state(batch_size)
+        return potential, ops.zeros_like(potential)
+
+    def step(self, current, state):
+        potential, net_count = state
+        potential = self.charge(potential, current)
+        positive = ops.cast(potential >= self.threshold, potential.dtype)
+        negative = ops.cast((potential <= -self.threshold) & (net_count > 0), potential.dtype)
+        spikes = positive - negative
+        potential = potential - spikes * self.threshold
+        return self.emit(spikes), (potential, net_count + spikes), spikes
+
+
+@keras.saving.register_keras_serializable(package="spkeras")
+class AugmentedIntegrateAndFire(IntegrateAndFire):
+    """IF neurons whose spike event carries an integer coefficient (AugMapping, Ma et al., TNNLS 2021).
+
+    One event per step carries ``k = floor(V/θ)`` (``V ← V − k·θ``), i.e. several ordinary spikes in one step,
+    which removes the one-spike-per-step ceiling at low T. Combined with the double threshold: a negative
+    event ``k = −min(floor(−V/θ), net count)`` while the net count is positive. Spike counts are reported as
+    events (steps with ``k ≠ 0``) and as the sum of ``|k|``. Details of the paper are unconfirmed; this is
+    the rule of ``METHODS.md``. State: (potential, net count).
+
+    Example:
+        >>> import numpy as np
+        >>> neuron = AugmentedIntegrateAndFire(threshold=1.0)
+        >>> neuron.build((None, 1))
+        >>> out, state, k = neuron.step(np.array([[3.5]], "float32"), neuron.initial_state(1))
+        >>> float(k[0, 0]), float(state[0][0, 0])
+        (3.0, 0.5)
+    """
+
+    supported_resets = ("soft",)
+
+    def initial_state(self, batch_size):
+        (potential,) = super().initial_state(batch_size)
+        return potential, ops.zeros_like(potential)
+
+    def step(self, current, state):
+        potential, net_count = state
+        potential = self.charge(potential, current)
+        positive = ops.maximum(ops.floor(potential / self.threshold), 0.0)
+        negative = ops.minimum(ops.maximum(ops.floor(-potential / self.threshold), 0.0), net_count)
+        coefficients = positive - negative
+        potential = potential - coefficients * self.threshold
+        return self.emit(coefficients), (potential, net_count + coefficients), coefficients
+
+    def closed_form_count(self, current, timesteps):
+        start = self.v_init * self.threshold
+        return ops.maximum(ops.floor((ops.maximum(current, 0.0) * float(timesteps) + start) / self.threshold), 0.0)
