@@ -127,7 +127,15 @@ class Simulator:
         >>> # simulator = Simulator(snn, timesteps=64); correct, spikes = simulator.run_batch(x, y)
     """
 
-    def __init__(self, snn, timesteps: int, chunk_size: int | None = None, encoding="analog", jit_compile=False):
+    def __init__(
+        self,
+        snn,
+        timesteps: int,
+        chunk_size: int | None = None,
+        encoding="analog",
+        jit_compile=False,
+        require_neurons=True,
+    ):
         if not isinstance(snn, keras.Model):
             raise TypeError(f"`snn` must be a converted keras.Model. Received: {type(snn).__name__}.")
         if encoding not in ENCODINGS:
@@ -138,7 +146,7 @@ class Simulator:
         self.encoding = encoding
         self.nodes = graph.model_graph(snn)
         self.neuron_positions = [i for i, node in enumerate(self.nodes) if isinstance(node.layer, IntegrateAndFire)]
-        if not self.neuron_positions:
+        if not self.neuron_positions and require_neurons:
             raise ValueError(
                 f"Model '{snn.name}' has no IntegrateAndFire layers. Received: an ANN. Convert it first with "
                 "spkeras.convert(model, x_calibration)."
@@ -224,7 +232,10 @@ class Simulator:
         dynamic, output = values[len(self.nodes) - 1]
         if not dynamic:
             output = tf.broadcast_to(output[None], tf.concat([[self.chunk_size], tf.shape(output)], axis=0))
-        spikes = (tf.stack(spike_counts, axis=1), tf.stack(event_counts, axis=1))
+        if spike_counts:
+            spikes = (tf.stack(spike_counts, axis=1), tf.stack(event_counts, axis=1))
+        else:
+            spikes = (tf.zeros([self.chunk_size, 0]), tf.zeros([self.chunk_size, 0]))
         return tf.cast(output, tf.float32), new_states, spikes, emitted
 
     def _loop(self, x, body, seed):
@@ -289,6 +300,34 @@ class Simulator:
         accumulated, totals = self._loop(x, body, seed)(initial)
         steps = float(self.timesteps)
         return accumulated / steps, [total / steps for total in totals]
+
+    def _run_output_max(self, x, seed):
+        def body(index, results, carry):
+            output = results[0]
+            return tf.maximum(carry, tf.reduce_max(tf.reshape(output, [-1, tf.shape(output)[-1]]), axis=0))
+
+        return self._loop(x, body, seed)(tf.fill([self.num_classes], tf.float32.min))
+
+
+def max_input_current(model: keras.Model, x, timesteps: int, batch_size: int = 100) -> np.ndarray:
+    """Simulates a (partial) spiking model and returns the largest per-step value of its output, per channel.
+
+    Used to calibrate thresholds on the SNN itself (channel-wise threshold balancing): ``model`` ends at the
+    input current of the layer being calibrated.
+
+    Example:
+        >>> # currents = max_input_current(keras.Model(snn.inputs, neuron_layer.input), x_calibration, 32)
+    """
+    simulator = Simulator(model, timesteps, require_neurons=False)
+    function = tf.function(
+        simulator._run_output_max,
+        input_signature=[tf.TensorSpec((None,) + simulator.input_shape, tf.float32), tf.TensorSpec((2,), tf.int64)],
+    )
+    largest = None
+    for index, batch in enumerate(iterate_batches(x, batch_size)):
+        value = function(batch, tf.constant([0, index], tf.int64)).numpy()
+        largest = value if largest is None else np.maximum(largest, value)
+    return largest.astype("float64")
 
 
 def record(

@@ -15,7 +15,9 @@ from spkeras.convert.build import build_folded_ann, build_model
 from spkeras.convert.lower import layer_report, lower_model
 from spkeras.convert.registry import UnsupportedLayerError, register_converter, supported_layer_names
 from spkeras.convert.scaling import plan_snn
-from spkeras.layers import IntegrateAndFire
+from spkeras.layers import NEURON_CLASSES
+from spkeras.methods.base import CalibrationContext
+from spkeras.simulate import max_input_current
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +115,9 @@ def convert(
     v_init = policy.v_init if v_init is None else v_init
     spike_value = policy.spike_value if spike_value is None else spike_value
     # Validates reset / v_init / spike_value with the layer's own messages before any work is done.
-    IntegrateAndFire(threshold=1.0, reset=reset, v_init=v_init, spike_value=spike_value, timesteps=timesteps)
+    NEURON_CLASSES[policy.neuron](
+        threshold=1.0, reset=reset, v_init=v_init, spike_value=spike_value, timesteps=timesteps
+    )
 
     nodes = fold_batchnorm(lower_model(model, max_pooling=max_pooling))
     input_shape = tuple(model.inputs[0].shape[1:])
@@ -122,27 +126,40 @@ def convert(
     folded, folded_layers = build_folded_ann(nodes, f"{model.name}_folded")
     sites = [index for index, node in enumerate(nodes) if node.kind == "neuron"]
     statistics = collect_statistics(folded, [folded_layers[i] for i in sites], x_calibration, batch_size, verbose)
-    site_scales = {}
-    for index, stats in zip(sites, statistics):
-        scale = np.asarray(policy.site_scale(stats), dtype="float64")
-        site_scales[index] = _repair_scale(scale, nodes[index].name, stats.maximum)
+    settings = {
+        "reset": reset,
+        "v_init": v_init,
+        "spike_value": spike_value,
+        "gain": policy.gain,
+        "weight_bits": policy.weight_bits,
+        "neuron": NEURON_CLASSES[policy.neuron],
+        "timesteps": timesteps,
+    }
 
-    weights, neurons, _ = plan_snn(
-        nodes, site_scales, reset=reset, v_init=v_init, spike_value=spike_value, gain=policy.gain
+    def measure_currents(scales, site_position, calibration_timesteps):
+        """Max per-step input current (per channel, ANN units) of one site in the SNN built with ``scales``."""
+        provisional = {
+            index: np.asarray(scales[k] if k < site_position else statistics[k].maximum or 1.0, dtype="float64")
+            for k, index in enumerate(sites)
+        }
+        trial = {**settings, "spike_value": "threshold", "gain": 1.0, "weight_bits": 0}
+        snn, layers = _build_snn(nodes, provisional, trial, f"{model.name}_calibration")
+        probe = keras.Model(snn.inputs, layers[sites[site_position]].input)
+        return max_input_current(probe, x_calibration, calibration_timesteps, batch_size)
+
+    context = CalibrationContext(
+        site_names=[nodes[i].name for i in sites],
+        statistics=statistics,
+        bounds=[nodes[i].bound for i in sites],
+        ranks=[len(folded_layers[i].output.shape) for i in sites],
+        measure_currents=measure_currents,
     )
-
-    def make_neuron(index, node, name):
-        parameters = neurons[index]
-        return IntegrateAndFire(
-            threshold=parameters.threshold,
-            reset=parameters.reset,
-            v_init=parameters.v_init,
-            spike_value=parameters.spike_value,
-            timesteps=timesteps,
-            name=name,
-        )
-
-    snn, _ = build_model(nodes, f"{model.name}_snn", make_neuron, lambda index, node: weights[index])
+    scales = policy.compute_scales(context)
+    site_scales = {
+        index: _repair_scale(np.asarray(scale, dtype="float64"), nodes[index].name, stats.maximum)
+        for index, scale, stats in zip(sites, scales, statistics)
+    }
+    snn, _ = _build_snn(nodes, site_scales, settings, f"{model.name}_snn")
     logger.info(
         "Converted '%s' with %s: %d spiking layers in %.2f s.",
         model.name,
@@ -151,6 +168,31 @@ def convert(
         time.perf_counter() - started,
     )
     return snn
+
+
+def _build_snn(nodes, site_scales, settings, name):
+    weights, neurons, _ = plan_snn(
+        nodes,
+        site_scales,
+        reset=settings["reset"],
+        v_init=settings["v_init"],
+        spike_value=settings["spike_value"],
+        gain=settings["gain"],
+        weight_bits=settings["weight_bits"],
+    )
+
+    def make_neuron(index, node, layer_name):
+        parameters = neurons[index]
+        return settings["neuron"](
+            threshold=parameters.threshold,
+            reset=parameters.reset,
+            v_init=parameters.v_init,
+            spike_value=parameters.spike_value,
+            timesteps=settings["timesteps"],
+            name=layer_name,
+        )
+
+    return build_model(nodes, name, make_neuron, lambda index, node: weights[index])
 
 
 def _repair_scale(scale: np.ndarray, site: str, layer_maximum: float) -> np.ndarray:

@@ -77,4 +77,8 @@ def _is_linear_source(node: Node) -> bool:
 
 def build_folded_ann(nodes: list[Node], name: str) -> tuple[keras.Model, dict[int, keras.layers.Layer]]:
     """Builds the ANN with batch norms folded (ReLU at every neuron site); used for calibration and tests."""
-    return build_model(nodes, name, lambda index, node, layer_name: keras.layers.ReLU(name=layer_name), None, "relu")
+
+    def make_relu(index, node, layer_name):
+        return keras.layers.ReLU(max_value=node.bound, name=layer_name)
+
+    return build_model(nodes, name, make_relu, None, "relu")

@@ -38,6 +38,7 @@ class Step:
         offset: For ``batchnorm``: the per-channel offset.
         map_scale: For ``structural``: maps a per-channel scale vector of the input to that of the output
             (identity for pooling and padding; tiling for Flatten). ``None`` means identity.
+        bound: For ``neuron``: the upper clip of a clipped ReLU (``ReLU(max_value=m)``, ``relu6``), else None.
     """
 
     kind: str
@@ -48,6 +49,7 @@ class Step:
     scale: np.ndarray | None = None
     offset: np.ndarray | None = None
     map_scale: Callable[[np.ndarray], np.ndarray] | None = None
+    bound: float | None = None
 
 
 @dataclasses.dataclass

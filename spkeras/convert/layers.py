@@ -33,6 +33,8 @@ def activation_steps(layer, activation, context: ConversionContext) -> list[Step
     name = getattr(activation, "__name__", repr(activation))
     if activation is keras.activations.get("relu"):
         return [Step(kind="neuron", source=layer)]
+    if activation is keras.activations.get("relu6"):
+        return [Step(kind="neuron", source=layer, bound=6.0)]
     if activation is keras.activations.get("linear"):
         return []
     if activation is keras.activations.get("softmax") and context.is_output:
@@ -41,7 +43,7 @@ def activation_steps(layer, activation, context: ConversionContext) -> list[Step
     if activation is keras.activations.get("softmax"):
         reason = "softmax is only supported as the last operation of the model (it is dropped for the readout)."
     else:
-        reason = f"activation '{name}' has no spiking equivalent; only 'relu' (and a final 'softmax') are."
+        reason = f"activation '{name}' has no spiking equivalent; only 'relu', 'relu6' (and a final 'softmax') are."
     raise UnsupportedLayerError(layer, reason + " Received: activation=" + repr(name) + ".")
 
 
@@ -99,14 +101,16 @@ def convert_batch_normalization(layer, context):
 
 @register_converter(keras.layers.ReLU)
 def convert_relu(layer, context):
-    if layer.max_value is not None or float(layer.negative_slope) != 0.0 or float(layer.threshold) != 0.0:
+    if float(layer.negative_slope) != 0.0 or float(layer.threshold) != 0.0:
         raise UnsupportedLayerError(
             layer,
-            "only the plain ReLU (max_value=None, negative_slope=0, threshold=0) has a spiking equivalent. "
-            f"Received: max_value={layer.max_value}, negative_slope={layer.negative_slope}, "
-            f"threshold={layer.threshold}.",
+            "only ReLU with negative_slope=0 and threshold=0 (optionally clipped by max_value) has a spiking "
+            f"equivalent. Received: negative_slope={layer.negative_slope}, threshold={layer.threshold}.",
         )
-    return [Step(kind="neuron", source=layer)]
+    bound = None if layer.max_value is None else float(layer.max_value)
+    if bound is not None and bound <= 0:
+        raise UnsupportedLayerError(layer, f"a clipped ReLU needs max_value > 0. Received: max_value={bound}.")
+    return [Step(kind="neuron", source=layer, bound=bound)]
 
 
 @register_converter(keras.layers.Activation)

@@ -61,6 +61,7 @@ def plan_snn(
     v_init: float,
     spike_value: str,
     gain: float = 1.0,
+    weight_bits: int = 0,
 ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, NeuronParameters], np.ndarray]:
     """Computes SNN weights and neuron parameters from the per-site scales.
 
@@ -71,6 +72,9 @@ def plan_snn(
         v_init: Initial potential (fraction of θ) of every neuron.
         spike_value: ``"unit"`` or ``"threshold"``.
         gain: Current amplification (κ) applied to linear layers that drive neurons, ``"unit"`` mode only.
+        weight_bits: If > 0, quantise each linear layer's weights to signed integers of this many bits
+            (sign included): ``W_q = trunc(W·2^(bits−1)/max|W|)``. The bias and the next threshold are scaled by
+            the same factor, so the rescaling stays exact (only the rounding of the weights changes).
 
     Returns:
         ``(linear_weights, neuron_parameters, output_scale)``: kernel and bias per linear node index,
@@ -95,8 +99,15 @@ def plan_snn(
             else:
                 target, layer_gain = np.float64(1.0), 1.0
             kernel = node.kernel * (incoming[:, None] if incoming.ndim else incoming) * layer_gain / target
-            weights[index] = (kernel, node.bias * layer_gain / target)
-            scale[index] = target / layer_gain
+            bias = node.bias * layer_gain / target
+            factor = 1.0
+            if weight_bits:
+                largest = float(np.max(np.abs(kernel)))
+                factor = 2.0 ** (weight_bits - 1) / largest if largest > 0 else 1.0
+                kernel = np.trunc(kernel * factor)
+                bias = bias * factor
+            weights[index] = (kernel, bias)
+            scale[index] = target / layer_gain / factor
         elif node.kind == "neuron":
             current_scale = np.asarray(scale[node.inputs[0]], dtype="float64")
             site_scale = np.asarray(site_scales[index], dtype="float64")

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
+from collections.abc import Callable
 
 import numpy as np
 
 from spkeras.calibrate import SiteStatistics
 
 _METHODS: dict[str, type[ThresholdPolicy]] = {}
+
+
+@dataclasses.dataclass
+class CalibrationContext:
+    """What a method may use to compute its scales.
+
+    Attributes:
+        site_names: Name of each neuron site (the layer that becomes a neuron layer), in network order.
+        statistics: Activation statistics of each site in the BN-folded ANN.
+        bounds: Clip bound of each site (``ReLU(max_value=m)``), or None.
+        ranks: Rank of each site's activation tensor including the batch axis (4 for conv maps, 2 for dense).
+        measure_currents: ``measure_currents(scales, site, timesteps)`` simulates the SNN built with ``scales`` (one
+            entry per site; entries at and after ``site`` are ignored) and returns the maximum per-step input
+            current of ``site`` per channel, in ANN units. Used by methods that calibrate on the SNN itself.
+    """
+
+    site_names: list[str]
+    statistics: list[SiteStatistics]
+    bounds: list[float | None]
+    ranks: list[int]
+    measure_currents: Callable[[list, int, int], np.ndarray]
 
 
 class ThresholdPolicy:
@@ -23,6 +46,8 @@ class ThresholdPolicy:
         v_init: Default initial potential as a fraction of the threshold.
         spike_value: Default spike parametrisation (``"unit"`` or ``"threshold"``).
         gain: Current amplification of the linear layers that drive neurons (κ of ECC), unit mode only.
+        neuron: Neuron family: ``"if"``, ``"ternary"`` (double threshold) or ``"augmented"``.
+        weight_bits: Signed weight bit width (0 = float weights).
 
     Example:
         >>> from spkeras.methods import ThresholdPolicy, register_method
@@ -37,6 +62,8 @@ class ThresholdPolicy:
     v_init = 0.0
     spike_value = "unit"
     gain = 1.0
+    neuron = "if"
+    weight_bits = 0
 
     def __init__(self, **options):
         if options:
@@ -46,8 +73,17 @@ class ThresholdPolicy:
             )
 
     def site_scale(self, statistics: SiteStatistics) -> float | np.ndarray:
-        """Returns λ for one neuron site: a positive float or one positive value per channel."""
-        raise NotImplementedError
+        """Returns λ for one neuron site from its statistics: a positive float or one value per channel."""
+        raise NotImplementedError(f"{type(self).__name__} must implement site_scale() or compute_scales().")
+
+    def compute_scales(self, context: CalibrationContext) -> list:
+        """Returns λ for every site. The default applies :meth:`site_scale` to each site's statistics and,
+        for a clipped ReLU, never exceeds its bound (the IF neuron then saturates exactly at the clip)."""
+        scales = []
+        for statistics, bound in zip(context.statistics, context.bounds):
+            scale = np.asarray(self.site_scale(statistics), dtype="float64")
+            scales.append(np.minimum(scale, bound) if bound is not None else scale)
+        return scales
 
     def describe(self) -> str:
         """One line naming the method and its settings, for logs and tables."""

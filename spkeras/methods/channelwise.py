@@ -1,0 +1,50 @@
+"""Channel-wise threshold balancing from the maximum input current (Ngu & Lee, Applied Sciences 2022).
+
+Soft-reset IF neurons and unchanged weights (spikes carry θ). The thresholds are fixed one layer at a time
+by running the spiking network itself on the calibration data: for layer l, with the thresholds of the
+layers before it already fixed, θ_l[c] is the maximum over samples, positions and time steps of the
+per-step input current of channel c (analog input). Convolutional layers get one threshold per channel;
+dense hidden layers one threshold for the layer.
+"""
+
+import logging
+
+import numpy as np
+
+from spkeras.methods.base import ThresholdPolicy, check_positive, register_method
+
+logger = logging.getLogger(__name__)
+
+
+@register_method("channelwise")
+class ChannelwiseMaxCurrent(ThresholdPolicy):
+    """Per-channel thresholds = the maximum per-step input current measured in the SNN, layer by layer.
+
+    Args:
+        calibration_timesteps: Time steps simulated per layer to measure the currents (default 32).
+        calibration_samples: At most this many calibration samples are simulated (default 1000); the cost
+            grows with the number of layers × samples × steps.
+
+    Example:
+        >>> # snn = spkeras.convert(cnn, x_calibration, method="channelwise", calibration_timesteps=32)
+    """
+
+    spike_value = "threshold"
+
+    def __init__(self, calibration_timesteps: int = 32, calibration_samples: int = 1000, **options):
+        super().__init__(**options)
+        self.calibration_timesteps = int(check_positive("calibration_timesteps", calibration_timesteps, self.name))
+        self.calibration_samples = int(check_positive("calibration_samples", calibration_samples, self.name))
+
+    def compute_scales(self, context):
+        scales = []
+        for position, name in enumerate(context.site_names):
+            currents = context.measure_currents(scales, position, self.calibration_timesteps)
+            currents = np.maximum(currents, 0.0)
+            scale = currents if context.ranks[position] > 2 else np.float64(currents.max())
+            logger.info("channelwise: '%s' thresholds in [%.4g, %.4g].", name, np.min(scale), np.max(scale))
+            scales.append(scale)
+        return scales
+
+    def describe(self):
+        return f"channelwise (calibration_timesteps={self.calibration_timesteps})"

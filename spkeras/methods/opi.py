@@ -1,0 +1,49 @@
+"""Optimised potential initialisation, OPI (Bu et al., AAAI 2022).
+
+Threshold scaling replaces weight normalisation: θ_l = λ_l, the activation bound of layer l. The paper's ANN
+uses a clipped ReLU ``clip(x, 0, λ_l)`` with a trainable λ_l; for a ``ReLU(max_value=λ)`` (or ``relu6``) the
+bound is that clip value, which the IF neuron then reproduces exactly (it saturates at one spike per step).
+For an unclipped ReLU the bound falls back to a percentile of the activations (default 100 = the maximum).
+The expected conversion error is zero when the membrane starts at V(0) = θ/2 (``v_init=0.5``).
+"""
+
+import logging
+
+import numpy as np
+
+from spkeras.methods.base import ThresholdPolicy, check_positive, register_method
+
+logger = logging.getLogger(__name__)
+
+
+@register_method("opi")
+class OptimalPotentialInitialisation(ThresholdPolicy):
+    """θ = the clip bound of each (clipped) ReLU, initial potential θ/2, soft reset.
+
+    Args:
+        percentile: For ReLUs without a clip bound: λ = this percentile of the positive activations.
+
+    Example:
+        >>> # snn = spkeras.convert(clipped_relu_cnn, x_calibration, method="opi")
+    """
+
+    v_init = 0.5
+
+    def __init__(self, percentile: float = 100.0, **options):
+        super().__init__(**options)
+        self.percentile = check_positive("percentile", percentile, self.name)
+        if self.percentile > 100:
+            raise ValueError(f"Method 'opi': `percentile` must be in (0, 100]. Received: percentile={percentile!r}.")
+
+    def compute_scales(self, context):
+        scales = []
+        for name, statistics, bound in zip(context.site_names, context.statistics, context.bounds):
+            if bound is None:
+                logger.info("opi: '%s' is an unclipped ReLU; using the %gth percentile.", name, self.percentile)
+                scales.append(np.float64(statistics.percentile(self.percentile)))
+            else:
+                scales.append(np.float64(bound))
+        return scales
+
+    def describe(self):
+        return f"opi (v_init={self.v_init})"
