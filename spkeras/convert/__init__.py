@@ -139,7 +139,11 @@ def convert(
     def measure_currents(scales, site_position, calibration_timesteps):
         """Max per-step input current (per channel, ANN units) of one site in the SNN built with ``scales``."""
         provisional = {
-            index: np.asarray(scales[k] if k < site_position else statistics[k].maximum or 1.0, dtype="float64")
+            index: _repair_scale(
+                np.asarray(scales[k] if k < site_position else statistics[k].maximum, dtype="float64"),
+                nodes[index].name,
+                statistics[k].maximum,
+            )
             for k, index in enumerate(sites)
         }
         trial = {**settings, "spike_value": "threshold", "gain": 1.0, "weight_bits": 0}
