@@ -25,24 +25,33 @@ SPIKE_VALUES = ("unit", "threshold")
 
 
 def _threshold_value(threshold, layer_name):
-    if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
-        value = float(threshold)
-        values = np.asarray([value])
+    """Returns a float (layer-wide) or a list of floats (per channel), or raises with what was received."""
+    if isinstance(threshold, np.ndarray) and threshold.ndim == 0:
+        threshold = threshold.item()
+    if isinstance(threshold, (bool, np.bool_, str, bytes)) or threshold is None:
+        values = None
+    elif isinstance(threshold, numbers.Real):
+        values = np.asarray([float(threshold)])
     else:
         try:
-            values = np.asarray(threshold, dtype="float64").reshape(-1)
-        except (TypeError, ValueError) as error:
-            raise TypeError(
-                f"IntegrateAndFire '{layer_name}': `threshold` must be a positive number or a list of positive "
-                f"numbers (one per channel). Received: {threshold!r}."
-            ) from error
-        value = [float(item) for item in values]
+            values = np.asarray(threshold, dtype="float64")
+        except (TypeError, ValueError):
+            values = None
+        if values is not None and (
+            values.ndim != 1 or values.dtype.kind != "f" or np.asarray(threshold).dtype.kind == "b"
+        ):
+            values = None
+    if values is None:
+        raise TypeError(
+            f"IntegrateAndFire '{layer_name}': `threshold` must be a positive number or a flat list of positive "
+            f"numbers (one per channel). Received: {threshold!r}."
+        )
     if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
         raise ValueError(
             f"IntegrateAndFire '{layer_name}': `threshold` must be finite and > 0. Received: {threshold!r}. "
             "A zero threshold usually means a layer never activated on the calibration data."
         )
-    return value
+    return float(values[0]) if isinstance(threshold, numbers.Real) else [float(item) for item in values]
 
 
 @keras.saving.register_keras_serializable(package="spkeras")
