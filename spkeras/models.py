@@ -140,8 +140,11 @@ class cnn_to_snn:  # noqa: N801  (the original SpKeras class name)
         """Converts ``mdl`` (a Keras model or a .h5/.keras path) with calibration images ``x_train``; returns self."""
         mdl = io.load_model(mdl)
         self.use_bias = next(
-            (bool(node.layer.use_bias) for node in graph.model_graph(mdl)
-             if isinstance(node.layer, (keras.layers.Conv2D, keras.layers.Dense))),
+            (
+                bool(node.layer.use_bias)
+                for node in graph.model_graph(mdl)
+                if isinstance(node.layer, (keras.layers.Conv2D, keras.layers.Dense))
+            ),
             None,
         )
         logger.info("cnn_to_snn settings: %s", self.get_config())
@@ -266,8 +269,8 @@ class cnn_to_snn:  # noqa: N801  (the original SpKeras class name)
         fix = _number("fix", fix, minimum=0)
         if fix and not self.legacy:
             raise ValueError(
-                f"`fix` (input x·fix instead of floor(x·T)) only exists in SpKeras's closed form. Received: fix={fix!r}. "
-                "Use cnn_to_snn(..., legacy=True) for it, or keep fix=0."
+                "`fix` (input x·fix instead of floor(x·T)) only exists in SpKeras's closed form. "
+                f"Received: fix={fix!r}. Use cnn_to_snn(..., legacy=True) for it, or keep fix=0."
             )
         model = self.chts_model(timesteps, thresholding, scaling_factor, spike_ext, noneloss)
         self.model = model
@@ -277,7 +280,9 @@ class cnn_to_snn:  # noqa: N801  (the original SpKeras class name)
         labels = validation.check_labels(y_test, len(x_test), classes)
         if self.legacy:
             if not isinstance(x_test, np.ndarray):
-                raise TypeError("cnn_to_snn(legacy=True).evaluate needs `x_test` as a NumPy array. Received: a dataset.")
+                raise TypeError(
+                    "cnn_to_snn(legacy=True).evaluate needs `x_test` as a NumPy array. Received: a dataset."
+                )
             counts = compat_legacy.output_counts(model, x_test, timesteps, batch_size, fix)
             accuracy = float(np.mean(np.argmax(counts, axis=1) == labels))
             return [_clipped_cross_entropy(counts, labels), accuracy]

@@ -193,7 +193,7 @@ class Simulator:
             values[position] = node.layer(arguments if len(arguments) > 1 else arguments[0])
         return values
 
-    def _chunk(self, x, static, states, batch, chunk_index, seed):
+    def _chunk(self, x, static, states, batch, chunk_index, seed, trains=None):
         """Runs ``chunk_size`` steps.
 
         Returns:
@@ -224,6 +224,8 @@ class Simulator:
                     events.append(tf.cast(tf.math.count_nonzero(spikes), tf.float32))
                 new_states[slot] = state
                 values[position] = (True, tf.stack(outputs))
+                if trains is not None:
+                    trains.append(tf.stack(outputs))
                 spike_counts.append(tf.stack(counts))
                 event_counts.append(tf.stack(events))
                 emitted.append(tf.add_n(outputs))
@@ -307,6 +309,33 @@ class Simulator:
             return tf.maximum(carry, tf.reduce_max(tf.reshape(output, [-1, tf.shape(output)[-1]]), axis=0))
 
         return self._loop(x, body, seed)(tf.fill([self.num_classes], tf.float32.min))
+
+
+def spike_trains(snn: keras.Model, x, timesteps: int = 32) -> dict[str, np.ndarray]:
+    """The value emitted by every spiking layer at every step, for a few images (for rasters and debugging).
+
+    Memory grows with ``timesteps × images × neurons``: use it on a handful of images.
+
+    Returns:
+        A dict mapping each spiking layer's name to an array of shape ``(T, N) + layer shape``.
+
+    Example:
+        >>> # trains = spike_trains(snn, x_test[:1], timesteps=32); trains["re_lu"].shape[0] == 32
+    """
+    simulator = Simulator(snn, timesteps, chunk_size=timesteps)
+    x = validation.check_inputs(x, simulator.input_shape, "x")
+
+    @tf.function
+    def run(batch):
+        size = tf.shape(batch)[0]
+        states = [simulator.nodes[i].layer.initial_state(size) for i in simulator.neuron_positions]
+        trains = []
+        static = simulator._static_prefix(batch)
+        simulator._chunk(batch, static, states, size, tf.constant(0), tf.constant([0, 0], tf.int64), trains)
+        return trains
+
+    trains = run(tf.convert_to_tensor(np.asarray(x, dtype="float32")))
+    return {name: train.numpy() for name, train in zip(simulator.layer_names, trains)}
 
 
 def max_input_current(model: keras.Model, x, timesteps: int, batch_size: int = 100) -> np.ndarray:
