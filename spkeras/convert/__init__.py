@@ -120,6 +120,13 @@ def convert(
     )
 
     nodes = fold_batchnorm(lower_model(model, max_pooling=max_pooling))
+    if spike_value == "unit" and any(node.kind == "merge" for node in nodes):
+        logger.info(
+            "'%s' has Add/Concatenate layers: spikes carry their threshold (spike_value='threshold') so that "
+            "merged tensors share the ANN's scale; the dynamics are those of the requested method.",
+            model.name,
+        )
+        spike_value = "threshold"
     input_shape = tuple(model.inputs[0].shape[1:])
     x_calibration = validation.check_inputs(x_calibration, input_shape, "x_calibration")
 

@@ -51,14 +51,15 @@ def build_model(
             shape = tuple(node.source.output.shape[1:]) if hasattr(node.source, "output") else None
             tensors[index] = keras.Input(shape=shape, name=names.unique(node.name))
             continue
-        (inputs,) = [tensors[i] for i in node.inputs]
+        inputs = [tensors[i] for i in node.inputs]
+        inputs = inputs if node.kind == "merge" else inputs[0]
         if node.kind == "neuron":
             base = node.name
             if node.source is not None and node.kind == "neuron" and _is_linear_source(node):
                 base = f"{node.name}_{neuron_suffix}"
             layer = make_neuron(index, node, names.unique(base))
             tensors[index] = layer(inputs)
-        elif node.kind in ("linear", "structural"):
+        elif node.kind in ("linear", "structural", "merge"):
             layer = node.make_layer(names.unique(node.name))
             tensors[index] = layer(inputs)
             if node.kind == "linear":

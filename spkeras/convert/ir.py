@@ -7,7 +7,8 @@ A source model becomes a list of :class:`Node` in topological order. Each node i
 - ``"batchnorm"``: a per-channel affine map ``x·scale + offset`` (folded away before building);
 - ``"neuron"``: a ReLU site, which becomes an integrate-and-fire layer;
 - ``"structural"``: an operation that is linear, has no weights and keeps channels (pooling, padding,
-  flatten), applied unchanged to spikes.
+  flatten), applied unchanged to spikes;
+- ``"merge"``: a layer combining several tensors (Add, Concatenate), exact when its inputs share one scale.
 
 Converters return :class:`Step` objects (a node without its connections); :func:`chain_steps` wires them.
 """
@@ -20,7 +21,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-KINDS = ("input", "linear", "batchnorm", "neuron", "structural")
+KINDS = ("input", "linear", "batchnorm", "neuron", "structural", "merge")
 
 
 @dataclasses.dataclass

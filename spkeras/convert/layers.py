@@ -177,3 +177,10 @@ def convert_max_pooling(layer, context):
         return keras.layers.AveragePooling2D(pool_size=pool_size, strides=strides, padding=padding, name=name)
 
     return [Step(kind="structural", source=layer, make_layer=make_layer)]
+
+
+@register_converter(keras.layers.Add, keras.layers.Concatenate)
+def convert_merge(layer, context):
+    # Summing or stacking two tensors is exact on spikes when both carry the same scale; the converter makes
+    # every tensor carry the ANN's own scale in networks with merges (spikes carry their threshold).
+    return [Step(kind="merge", source=layer, make_layer=_structural(layer).make_layer)]

@@ -66,7 +66,7 @@ def lower_model(model: keras.Model, max_pooling: str = "average") -> list[Node]:
         if any(source not in output_of for source in graph_node.inputs):
             continue  # fed by a refused layer; already reported
         inputs = tuple(output_of[source] for source in graph_node.inputs)
-        if len(inputs) != 1:
+        if len(inputs) != 1 and not (steps and steps[0].kind == "merge"):
             problems.append(
                 UnsupportedLayerError(layer, f"layers with {len(inputs)} inputs are not supported in this version.")
             )

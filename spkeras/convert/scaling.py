@@ -90,6 +90,14 @@ def plan_snn(
         elif node.kind == "structural":
             incoming = scale[node.inputs[0]]
             scale[index] = node.map_scale(incoming) if node.map_scale is not None else incoming
+        elif node.kind == "merge":
+            incoming = [np.asarray(scale[i], dtype="float64") for i in node.inputs]
+            if any(value.shape != incoming[0].shape or not np.allclose(value, incoming[0]) for value in incoming):
+                raise ValueError(
+                    f"The inputs of '{node.name}' ({type(node.source).__name__}) carry different scales; "
+                    "convert with spike_value='threshold' so that every tensor keeps the ANN's scale."
+                )
+            scale[index] = incoming[0]
         elif node.kind == "linear":
             incoming = np.asarray(scale[node.inputs[0]], dtype="float64")
             site = _downstream_neuron(nodes, readers, index)
