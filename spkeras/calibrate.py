@@ -14,6 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from spkeras import distribute
+
 logger = logging.getLogger(__name__)
 
 LOG10_RANGE = (-8.0, 8.0)
@@ -85,6 +87,7 @@ def collect_statistics(
     data,
     batch_size: int = 100,
     verbose: bool = False,
+    strategy=None,
 ) -> list[SiteStatistics]:
     """Runs ``data`` through ``model`` once and returns statistics of the outputs of ``site_layers``.
 
@@ -94,6 +97,8 @@ def collect_statistics(
         data: Calibration inputs: a NumPy array (batched here) or a batched ``tf.data.Dataset``.
         batch_size: Batch size for NumPy input.
         verbose: Show a progress bar.
+        strategy: A ``tf.distribute.Strategy`` splitting each (global) batch across devices; defaults to the
+            strategy whose ``scope()`` is active, if any. NumPy input only.
 
     Returns:
         One :class:`SiteStatistics` per site layer, in order.
@@ -101,11 +106,12 @@ def collect_statistics(
     Example:
         >>> # stats = collect_statistics(folded_ann, relu_layers, x_calibration)
     """
+    if not site_layers:
+        return []
     probe = keras.Model(model.inputs, [layer.output for layer in site_layers])
     low, high = LOG10_RANGE
 
-    @tf.function(reduce_retracing=True)
-    def batch_statistics(batch):
+    def statistics_of(batch):
         outputs = probe(batch, training=False)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
@@ -127,6 +133,7 @@ def collect_statistics(
             )
         return results
 
+    batch_statistics = tf.function(statistics_of, reduce_retracing=True)
     channel_max = [None] * len(site_layers)
     histograms = [np.zeros(HISTOGRAM_BINS, dtype="int64") for _ in site_layers]
     positives = [0] * len(site_layers)
@@ -134,14 +141,31 @@ def collect_statistics(
     total = len(data) if not isinstance(data, tf.data.Dataset) else None
     progress = keras.utils.Progbar(total, verbose=1 if verbose else 0, unit_name="image")
     seen = 0
-    for batch in iterate_batches(data, batch_size):
-        for site, (maximum, histogram, positive, count) in enumerate(batch_statistics(batch)):
-            maximum = maximum.numpy()
-            channel_max[site] = maximum if channel_max[site] is None else np.maximum(channel_max[site], maximum)
-            histograms[site] += histogram.numpy()
+    strategy = distribute.resolve_strategy(strategy)
+
+    def replica_results():
+        if strategy is not None and not isinstance(data, tf.data.Dataset):
+            arrays = (np.asarray(data, dtype="float32"),)
+            run = distribute.replicated(strategy, statistics_of)
+            for _, (batch,) in distribute.distributed_batches(strategy, arrays, batch_size):
+                yield from run(batch)
+        else:
+            for batch in iterate_batches(data, batch_size):
+                yield batch_statistics(batch)
+
+    per_sample = int(np.prod(probe.outputs[0].shape[1:]))
+    for results in replica_results():
+        batch_count = 0
+        for site, (maximum, histogram, positive, count) in enumerate(results):
+            maximum = np.asarray(maximum)
+            if maximum.size and np.isfinite(maximum).all():
+                channel_max[site] = maximum if channel_max[site] is None else np.maximum(channel_max[site], maximum)
+            histograms[site] += np.asarray(histogram)
             positives[site] += int(positive)
             counts[site] += int(count)
-        seen += int(batch.shape[0])
+            if site == 0 and int(count):
+                batch_count = int(count) // per_sample
+        seen += batch_count
         progress.update(seen)
     if seen == 0:
         raise ValueError("The calibration data is empty. Received: 0 samples. Pass at least one input sample.")

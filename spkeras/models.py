@@ -276,13 +276,14 @@ class cnn_to_snn:  # noqa: N801  (the original SpKeras class name)
         self.model = model
         input_shape = tuple(model.inputs[0].shape[1:])
         x_test = validation.check_inputs(x_test, input_shape, "x_test")
+        if not isinstance(x_test, np.ndarray):
+            raise TypeError(
+                "cnn_to_snn.evaluate needs `x_test` as a NumPy array (with `y_test` alongside). Received: a "
+                "tf.data.Dataset. Use spkeras.evaluate for datasets, or pass np.concatenate([x for x, _ in dataset])."
+            )
         classes = int(model.outputs[0].shape[-1])
         labels = validation.check_labels(y_test, len(x_test), classes)
         if self.legacy:
-            if not isinstance(x_test, np.ndarray):
-                raise TypeError(
-                    "cnn_to_snn(legacy=True).evaluate needs `x_test` as a NumPy array. Received: a dataset."
-                )
             counts = compat_legacy.output_counts(model, x_test, timesteps, batch_size, fix)
             accuracy = float(np.mean(np.argmax(counts, axis=1) == labels))
             return [_clipped_cross_entropy(counts, labels), accuracy]

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from spkeras import graph, validation
+from spkeras import distribute, graph, validation
 from spkeras.calibrate import iterate_batches
 from spkeras.layers import IntegrateAndFire
 from spkeras.layers.encoders import ENCODINGS, encode_chunk
@@ -417,6 +417,7 @@ def evaluate(
     encoding: str = "analog",
     jit_compile: bool = False,
     seed: int = 0,
+    strategy=None,
     verbose: bool = False,
 ) -> SimulationResult:
     """Simulates ``snn`` for ``timesteps`` steps on ``x`` and measures accuracy at every step.
@@ -432,6 +433,8 @@ def evaluate(
             (Bernoulli spikes with probability x per step) or ``"count"`` (x·T spikes spread evenly).
         jit_compile: Compile the time loop with XLA.
         seed: Seed of the ``"poisson"`` encoding; the same seed gives the same result.
+        strategy: A ``tf.distribute.Strategy`` to split each batch across devices (``batch_size`` is then the
+            global batch). Defaults to the strategy whose ``scope()`` is active, if any.
         verbose: Show a progress bar.
 
     Returns:
@@ -454,15 +457,26 @@ def evaluate(
     spikes = np.zeros((simulator.timesteps, len(simulator.layer_names)))
     events = np.zeros_like(spikes)
     progress = keras.utils.Progbar(len(x), verbose=1 if verbose else 0, unit_name="image")
-    for index, (start, batch) in enumerate(zip(range(0, len(x), batch_size), iterate_batches(x, batch_size))):
-        batch_labels = tf.constant(labels[start : start + batch_size])
-        batch_correct, batch_spikes, batch_events = simulator.run_batch(
-            batch, batch_labels, tf.constant([seed, index], tf.int64)
-        )
-        correct += batch_correct.numpy()
-        spikes += batch_spikes.numpy()
-        events += batch_events.numpy()
-        progress.update(min(start + batch_size, len(x)))
+    strategy = distribute.resolve_strategy(strategy)
+    if strategy is not None:
+        arrays = (np.asarray(x, dtype="float32"), labels)
+        run = distribute.replicated(strategy, simulator._run_batch)
+        for index, (batch, batch_labels) in distribute.distributed_batches(strategy, arrays, batch_size):
+            for part in run(batch, batch_labels, tf.constant([seed, index], tf.int64)):
+                correct += part[0]
+                spikes += part[1]
+                events += part[2]
+            progress.update(min((index + 1) * batch_size, len(x)))
+    else:
+        for index, (start, batch) in enumerate(zip(range(0, len(x), batch_size), iterate_batches(x, batch_size))):
+            batch_labels = tf.constant(labels[start : start + batch_size])
+            batch_correct, batch_spikes, batch_events = simulator.run_batch(
+                batch, batch_labels, tf.constant([seed, index], tf.int64)
+            )
+            correct += batch_correct.numpy()
+            spikes += batch_spikes.numpy()
+            events += batch_events.numpy()
+            progress.update(min(start + batch_size, len(x)))
     wall_time = time.perf_counter() - started
     logger.info("Simulated %d images for %d steps in %.2f s.", len(x), timesteps, wall_time)
     return SimulationResult(

@@ -58,6 +58,7 @@ def convert(
     spike_value: str | None = None,
     max_pooling: str = "average",
     batch_size: int = 100,
+    strategy=None,
     verbose: bool = False,
     **method_options,
 ) -> keras.Model:
@@ -84,7 +85,8 @@ def convert(
             (weights unchanged, spikes carry θ).
         max_pooling: ``"average"`` replaces MaxPooling2D by AveragePooling2D with a warning;
             ``"error"`` refuses models with max pooling.
-        batch_size: Calibration batch size for NumPy input.
+        batch_size: Calibration batch size for NumPy input (the global batch under a strategy).
+        strategy: A ``tf.distribute.Strategy`` for the calibration pass; defaults to the active scope's.
         verbose: Show a progress bar during calibration.
         **method_options: Options of the method, e.g. ``percentile=99.9`` for ``"robust"``,
             ``amp_factor=100`` for ``"ecc"``.
@@ -132,7 +134,9 @@ def convert(
 
     folded, folded_layers = build_folded_ann(nodes, f"{model.name}_folded")
     sites = [index for index, node in enumerate(nodes) if node.kind == "neuron"]
-    statistics = collect_statistics(folded, [folded_layers[i] for i in sites], x_calibration, batch_size, verbose)
+    statistics = collect_statistics(
+        folded, [folded_layers[i] for i in sites], x_calibration, batch_size, verbose, strategy=strategy
+    )
     settings = {
         "reset": reset,
         "v_init": v_init,
