@@ -31,10 +31,9 @@ strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 single = spkeras.convert(model, x, method="robust")
 with strategy.scope():
     mirrored = spkeras.convert(model, x, method="robust", batch_size=20)
-thresholds = [
-    [float(v) for v in np.ravel(keras.ops.convert_to_numpy(a.threshold))] + [float(v) for v in np.ravel(keras.ops.convert_to_numpy(b.threshold))]
-    for a, b in zip(single.layers, mirrored.layers) if hasattr(a, "threshold")
-]
+def values(layer):
+    return [float(v) for v in np.ravel(keras.ops.convert_to_numpy(layer.threshold))]
+thresholds = [values(a) + values(b) for a, b in zip(single.layers, mirrored.layers) if hasattr(a, "threshold")]
 one = spkeras.evaluate(single, x, y, timesteps=16, batch_size=20)
 two = spkeras.evaluate(single, x, y, timesteps=16, batch_size=20, strategy=strategy)
 print(json.dumps({
