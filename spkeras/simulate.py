@@ -323,7 +323,7 @@ def spike_trains(snn: keras.Model, x, timesteps: int = 32) -> dict[str, np.ndarr
         >>> # trains = spike_trains(snn, x_test[:1], timesteps=32); trains["re_lu"].shape[0] == 32
     """
     simulator = Simulator(snn, timesteps, chunk_size=timesteps)
-    x = validation.check_inputs(x, simulator.input_shape, "x")
+    x = validation.check_array_inputs(x, simulator.input_shape, "x")
 
     @tf.function
     def run(batch):
@@ -392,7 +392,7 @@ def record(
     """
     simulator = Simulator(snn, timesteps, chunk_size=chunk_size, encoding=encoding)
     batch_size = validation.check_batch_size(batch_size)
-    x = validation.check_inputs(x, simulator.input_shape, "x")
+    x = validation.check_array_inputs(x, simulator.input_shape, "x")
     function = tf.function(
         simulator._run_record,
         input_signature=[tf.TensorSpec((None,) + simulator.input_shape, tf.float32), tf.TensorSpec((2,), tf.int64)],
@@ -451,7 +451,7 @@ def evaluate(
     started = time.perf_counter()
     simulator = Simulator(snn, timesteps, chunk_size=chunk_size, encoding=encoding, jit_compile=jit_compile)
     batch_size = validation.check_batch_size(batch_size)
-    x = validation.check_inputs(x, simulator.input_shape, "x")
+    x = validation.check_array_inputs(x, simulator.input_shape, "x")
     labels = validation.check_labels(y, len(x), simulator.num_classes)
     correct = np.zeros(simulator.timesteps)
     spikes = np.zeros((simulator.timesteps, len(simulator.layer_names)))

@@ -79,6 +79,16 @@ def check_inputs(data, input_shape: tuple, argument: str):
     return data
 
 
+def check_array_inputs(data, input_shape: tuple, argument: str):
+    """Like :func:`check_inputs` but for functions that need labels aligned with a NumPy array."""
+    if isinstance(data, tf.data.Dataset):
+        raise TypeError(
+            f"`{argument}` must be a NumPy array here (labels are passed separately). Received: a tf.data.Dataset. "
+            "Collect it with np.concatenate([batch for batch, _ in dataset]) or pass arrays."
+        )
+    return check_inputs(data, input_shape, argument)
+
+
 def check_labels(labels, count: int | None, classes: int) -> np.ndarray:
     """Returns integer class labels from integer labels or one-hot rows, checking their number and range."""
     labels = np.asarray(labels.numpy() if hasattr(labels, "numpy") else labels)

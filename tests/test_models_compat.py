@@ -5,6 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import spkeras
 from spkeras import compat_legacy
@@ -270,6 +271,8 @@ def test_misuse_is_refused_with_a_fix(demo_model, demo_sample):
         snn_model.SpikeCounter(x, timesteps=8, mode=2)
     with pytest.raises(TypeError, match="floating-point"):
         snn_model.evaluate((x * 255).astype("uint8"), y, timesteps=8)
+    with pytest.raises(TypeError, match="spkeras.evaluate for datasets"):
+        snn_model.evaluate(tf.data.Dataset.from_tensor_slices(x).batch(5), y, timesteps=8)
     with pytest.raises(ValueError, match="Received: 50"):
         cnn_to_snn(legacy=True)(demo_model, demo_sample["x_calibration"][:50])
 
@@ -285,3 +288,18 @@ def test_legacy_refuses_models_outside_the_spkeras_pattern():
     with pytest.raises(ValueError, match="legacy=False"):
         cnn_to_snn(legacy=True)(model, x)
     assert cnn_to_snn()(model, x).model is not None  # the default mode converts it
+
+
+def test_legacy_user_define_and_saved_model(tmp_path):
+    model, x = tiny_cnn(), tiny_inputs(200)
+    fixed = cnn_to_snn(legacy=True, user_define=3.0)(model, x)
+    measured = cnn_to_snn(legacy=True)(model, x)
+    # Every λ is 3 except λ0 (max input) and the output's (pre-softmax maximum), as in SpKeras.
+    assert fixed.lambdas[1:-1] == [3.0] * 4
+    assert fixed.lambdas[0] == measured.lambdas[0] and fixed.lambdas[-1] == measured.lambdas[-1]
+    path = spkeras.save_model(measured.chts_model(64), tmp_path / "legacy.keras")
+    restored = keras.saving.load_model(path)
+    inputs = compat_legacy.encode_input(x[:20], 64)
+    np.testing.assert_array_equal(
+        restored.predict(inputs, verbose=0), measured.chts_model(64).predict(inputs, verbose=0)
+    )

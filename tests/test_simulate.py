@@ -126,3 +126,13 @@ def test_an_ann_is_not_simulated():
     model = tiny_cnn()
     with pytest.raises(ValueError, match="IntegrateAndFire"):
         spkeras.evaluate(model, tiny_inputs(2), np.zeros(2, int), timesteps=4)
+
+
+def test_datasets_are_refused_where_labels_are_separate(converted):
+    model, snn = converted
+    x = tiny_inputs(30)
+    dataset = tf.data.Dataset.from_tensor_slices(x).batch(10)
+    with pytest.raises(TypeError, match="tf.data.Dataset"):
+        spkeras.evaluate(snn, dataset, np.zeros(30, int), timesteps=4)
+    with pytest.raises(TypeError, match="tf.data.Dataset"):
+        spkeras.estimate_closed_form(snn, dataset, np.zeros(30, int), timesteps=4)

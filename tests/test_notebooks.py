@@ -1,0 +1,151 @@
+"""Executes the example notebooks top to bottom with tiny sizes, offline, like papermill would.
+
+Each notebook runs in a fresh kernel started with *this* interpreter (``python -m ipykernel_launcher``), so no
+``python -m ipykernel install`` is needed and a stale user-level ``python3`` kernel spec cannot be picked up.
+The kernel gets ``SPKERAS_OFFLINE=1``: the notebooks never download anything and fall back to the bundled
+MNIST sample and to ``../shared/data/cifar10_subset.npz`` (or a labelled synthetic set when that is absent).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sys
+import time
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat", reason="needs nbformat (pip install nbformat nbclient ipykernel)")
+nbclient = pytest.importorskip("nbclient", reason="needs nbclient (pip install nbformat nbclient ipykernel)")
+pytest.importorskip("ipykernel", reason="needs ipykernel (pip install nbformat nbclient ipykernel)")
+
+from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402  (installed with nbclient)
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
+
+REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPOSITORY / "notebooks"
+CIFAR_SUBSET = REPOSITORY.parent / "shared" / "data" / "cifar10_subset.npz"
+CELL_TIMEOUT_S = 300
+KERNEL_NAME = "spkeras-test-python"
+
+TINY = {"EPOCHS": 1, "TRAIN_IMAGES": 1000, "TEST_IMAGES": 100, "TIMESTEPS": 16, "FAST": True}
+PARAMETERS = {
+    "01_quickstart.ipynb": {**TINY, "CALIBRATION_IMAGES": 200},
+    "02_methods_comparison.ipynb": {**TINY, "CALIBRATION_IMAGES": 100, "CIFAR_SUBSET_PATH": str(CIFAR_SUBSET)},
+    "03_bring_your_own_model.ipynb": {**TINY, "CALIBRATION_IMAGES": 200, "RATE_IMAGES": 20},
+}
+# Text that each notebook must print: proof that it got to the end and did the interesting parts.
+EXPECTED_OUTPUT = {
+    "01_quickstart.ipynb": ["SNN accuracy", "energy SNN / ANN", "reloaded"],
+    "02_methods_comparison.ipynb": ["method", "ecc", "robust", "max"],
+    "03_bring_your_own_model.ipynb": ["REFUSED", "Cannot convert layer", "rate error", "all layers convert"],
+}
+
+
+def _notebook_paths():
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def _kernel_manager_class(directory: pathlib.Path) -> type[AsyncKernelManager]:
+    """A kernel manager class whose only kernel spec runs ipykernel with the current interpreter.
+
+    A class, not an instance: nbclient then owns the manager and shuts the kernel down after the run.
+    """
+    spec_directory = directory / "kernels" / KERNEL_NAME
+    spec_directory.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "spkeras tests",
+        "language": "python",
+        "env": {
+            "SPKERAS_OFFLINE": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "PYTHONHASHSEED": "0",
+        },
+    }
+    (spec_directory / "kernel.json").write_text(json.dumps(spec))
+    specs = KernelSpecManager(kernel_dirs=[str(directory / "kernels")], ensure_native_kernel=False)
+
+    class TestKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("kernel_spec_manager", specs)
+            super().__init__(**kwargs)
+
+    return TestKernelManager
+
+
+def inject_parameters(notebook, values: dict) -> None:
+    """Papermill-style: adds an ``injected-parameters`` cell right after the cell tagged ``parameters``."""
+    position = next(
+        index
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", [])
+    )
+    source = "# Parameters injected by tests/test_notebooks.py\n" + "\n".join(
+        f"{name} = {value!r}" for name, value in values.items()
+    )
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["tags"] = ["injected-parameters"]
+    notebook.cells.insert(position + 1, cell)
+
+
+def _text_outputs(notebook) -> str:
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                parts.append(output.get("text", ""))
+            elif "data" in output:
+                parts.append(output["data"].get("text/plain", ""))
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("path", _notebook_paths(), ids=lambda path: path.stem)
+def test_notebook_is_stored_clean(path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.nbformat == 4
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(not cell.outputs and cell.execution_count is None for cell in code_cells), "strip the outputs"
+    assert "google.colab" in code_cells[0].source and "pip" in code_cells[0].source
+    assert "parameters" in code_cells[1].metadata.get("tags", []), "the second code cell holds the parameters"
+    assert not any(line.lstrip().startswith(("!", "%")) for cell in code_cells for line in cell.source.splitlines())
+
+
+def test_all_notebooks_are_tested():
+    assert {path.name for path in _notebook_paths()} == set(PARAMETERS)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("name", sorted(PARAMETERS))
+def test_notebook_runs_top_to_bottom(name, tmp_path, record_property):
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    inject_parameters(notebook, PARAMETERS[name])
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    client = nbclient.NotebookClient(
+        notebook,
+        kernel_manager_class=_kernel_manager_class(tmp_path),
+        kernel_name=KERNEL_NAME,
+        timeout=CELL_TIMEOUT_S,
+        startup_timeout=120,
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    started = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        elapsed = time.perf_counter() - started
+        nbformat.write(notebook, tmp_path / name)  # the executed copy, kept by pytest for inspection
+    record_property("runtime_s", round(elapsed, 1))
+    print(f"{name}: {elapsed:.1f} s")
+    text = _text_outputs(notebook)
+    for expected in EXPECTED_OUTPUT[name]:
+        assert expected in text, f"{name} did not print {expected!r}"
+    assert not any(
+        output.get("output_type") == "error" for cell in notebook.cells for output in cell.get("outputs", [])
+    )
+    assert os.listdir(workdir) or name != "01_quickstart.ipynb"  # files are written in the working directory
