@@ -14,7 +14,7 @@ A last row evaluates all 10,000 MNIST test images at T = 256 through ``spkeras.e
 and time chunks) and reports its peak RSS (target < 2 GB).
 
 Usage:
-    python benchmarks/simulation_speed.py [--quick] [--chunk-sizes 1 4 16] [--output benchmarks/results/simulation_speed.json]
+    python benchmarks/simulation_speed.py [--quick] [--chunk-sizes 1 4 16] [--output FILE.json]
 """
 
 from __future__ import annotations
@@ -125,9 +125,9 @@ def measure_one(model_name, batch_size, timesteps, chunk_size, repeats):
 def measure_full_mnist(timesteps, batch_size):
     """Runs in a subprocess: evaluates all MNIST test images and reports time and peak memory."""
     import numpy as np
+    from common import load_mnist
 
     import spkeras
-    from common import load_mnist
 
     data = load_mnist()
     cnn = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
