@@ -91,7 +91,15 @@ class ThresholdPolicy:
 
 
 def register_method(name: str):
-    """Registers a :class:`ThresholdPolicy` subclass under ``name`` (used by ``spkeras.convert(method=name)``)."""
+    """Registers a :class:`ThresholdPolicy` subclass under ``name`` (used by ``spkeras.convert(method=name)``).
+
+    Example:
+        >>> from spkeras.methods import ThresholdPolicy, register_method
+        >>> @register_method("p99_example")
+        ... class Percentile99(ThresholdPolicy):
+        ...     def site_scale(self, statistics):
+        ...         return statistics.percentile(99.0)
+    """
     if not isinstance(name, str) or not name:
         raise TypeError(f"A method name must be a non-empty string. Received: {name!r}.")
 
@@ -104,12 +112,21 @@ def register_method(name: str):
 
 
 def available_methods() -> list[str]:
-    """Names of the registered conversion methods."""
+    """Names of the registered conversion methods.
+
+    Example:
+        >>> "ecc" in available_methods()
+        True
+    """
     return sorted(_METHODS)
 
 
 def get_method(name: str) -> type[ThresholdPolicy]:
     """Returns the policy class registered under ``name``.
+
+    Example:
+        >>> get_method("robust")(percentile=99.9).percentile
+        99.9
 
     Raises:
         ValueError: If no method has that name.
