@@ -220,8 +220,9 @@ class Simulator:
                 for step in range(self.chunk_size):
                     output, state, spikes = layer.step(current[step] if dynamic else current, state)
                     outputs.append(output)
-                    counts.append(tf.reduce_sum(tf.abs(spikes)))
-                    events.append(tf.cast(tf.math.count_nonzero(spikes), tf.float32))
+                    count = tf.reduce_sum(tf.abs(spikes) if layer.signed_spikes else spikes)
+                    counts.append(count)
+                    events.append(tf.cast(tf.math.count_nonzero(spikes), tf.float32) if layer.graded_spikes else count)
                 new_states[slot] = state
                 values[position] = (True, tf.stack(outputs))
                 if trains is not None:

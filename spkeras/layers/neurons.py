@@ -81,6 +81,10 @@ class IntegrateAndFire(keras.layers.Layer):
     """
 
     supported_resets = RESET_MODES
+    #: Whether spikes can be negative (the simulator then counts |spikes|).
+    signed_spikes = False
+    #: Whether one event can carry several spikes (the simulator then counts events separately).
+    graded_spikes = False
 
     def __init__(self, threshold=1.0, reset="soft", v_init=0.0, spike_value="unit", timesteps=64, **kwargs):
         super().__init__(**kwargs)
@@ -250,6 +254,7 @@ class TernaryIntegrateAndFire(IntegrateAndFire):
     """
 
     supported_resets = ("soft",)
+    signed_spikes = True
 
     def initial_state(self, batch_size):
         (potential,) = super().initial_state(batch_size)
@@ -285,6 +290,8 @@ class AugmentedIntegrateAndFire(IntegrateAndFire):
     """
 
     supported_resets = ("soft",)
+    signed_spikes = True
+    graded_spikes = True
 
     def initial_state(self, batch_size):
         (potential,) = super().initial_state(batch_size)
