@@ -233,8 +233,19 @@ class IntegrateAndFire(keras.layers.Layer):
         return config
 
 
+class _NetCountIntegrateAndFire(IntegrateAndFire):
+    """Base of the neurons that can emit negative spikes: soft reset, state (potential, net spike count)."""
+
+    supported_resets = ("soft",)
+    signed_spikes = True
+
+    def initial_state(self, batch_size):
+        (potential,) = super().initial_state(batch_size)
+        return potential, ops.zeros_like(potential)
+
+
 @keras.saving.register_keras_serializable(package="spkeras")
-class TernaryIntegrateAndFire(IntegrateAndFire):
+class TernaryIntegrateAndFire(_NetCountIntegrateAndFire):
     """IF neurons with a negative threshold (TerMapping's double threshold, Ma et al., TNNLS 2021).
 
     Besides the positive spike at ``V ≥ θ``, a neuron whose potential fell to ``V ≤ −θ`` emits a negative
@@ -253,13 +264,6 @@ class TernaryIntegrateAndFire(IntegrateAndFire):
         0.0
     """
 
-    supported_resets = ("soft",)
-    signed_spikes = True
-
-    def initial_state(self, batch_size):
-        (potential,) = super().initial_state(batch_size)
-        return potential, ops.zeros_like(potential)
-
     def step(self, current, state):
         potential, net_count = state
         potential = self.charge(potential, current)
@@ -271,7 +275,7 @@ class TernaryIntegrateAndFire(IntegrateAndFire):
 
 
 @keras.saving.register_keras_serializable(package="spkeras")
-class AugmentedIntegrateAndFire(IntegrateAndFire):
+class AugmentedIntegrateAndFire(_NetCountIntegrateAndFire):
     """IF neurons whose spike event carries an integer coefficient (AugMapping, Ma et al., TNNLS 2021).
 
     One event per step carries ``k = floor(V/θ)`` (``V ← V − k·θ``), i.e. several ordinary spikes in one step,
@@ -289,13 +293,7 @@ class AugmentedIntegrateAndFire(IntegrateAndFire):
         (3.0, 0.5)
     """
 
-    supported_resets = ("soft",)
-    signed_spikes = True
     graded_spikes = True
-
-    def initial_state(self, batch_size):
-        (potential,) = super().initial_state(batch_size)
-        return potential, ops.zeros_like(potential)
 
     def step(self, current, state):
         potential, net_count = state

@@ -142,3 +142,11 @@ def check_positive(name: str, value, method: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
         raise ValueError(f"Method '{method}': `{name}` must be a positive number. Received: {name}={value!r}.")
     return float(value)
+
+
+def check_percentile(value, method: str) -> float:
+    """Validates a percentile in (0, 100] and returns it as a float."""
+    value = check_positive("percentile", value, method)
+    if value > 100:
+        raise ValueError(f"Method '{method}': `percentile` must be in (0, 100]. Received: percentile={value!r}.")
+    return value

@@ -11,7 +11,7 @@ import logging
 
 import numpy as np
 
-from spkeras.methods.base import ThresholdPolicy, check_positive, register_method
+from spkeras.methods.base import ThresholdPolicy, check_percentile, register_method
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +31,7 @@ class OptimalPotentialInitialisation(ThresholdPolicy):
 
     def __init__(self, percentile: float = 100.0, **options):
         super().__init__(**options)
-        self.percentile = check_positive("percentile", percentile, self.name)
-        if self.percentile > 100:
-            raise ValueError(f"Method 'opi': `percentile` must be in (0, 100]. Received: percentile={percentile!r}.")
+        self.percentile = check_percentile(percentile, self.name)
 
     def compute_scales(self, context):
         scales = []

@@ -4,7 +4,7 @@ The percentile (default 99.9) is taken over the positive activations of the laye
 log-histogram (bounded memory, see :mod:`spkeras.calibrate`). Reset by subtraction.
 """
 
-from spkeras.methods.base import ThresholdPolicy, check_positive, register_method
+from spkeras.methods.base import ThresholdPolicy, check_percentile, register_method
 
 
 @register_method("robust")
@@ -20,9 +20,7 @@ class RobustNorm(ThresholdPolicy):
 
     def __init__(self, percentile: float = 99.9, **options):
         super().__init__(**options)
-        self.percentile = check_positive("percentile", percentile, self.name)
-        if self.percentile > 100:
-            raise ValueError(f"Method 'robust': `percentile` must be in (0, 100]. Received: percentile={percentile!r}.")
+        self.percentile = check_percentile(percentile, self.name)
 
     def site_scale(self, statistics):
         return statistics.percentile(self.percentile)

@@ -5,7 +5,7 @@ Thresholds come from the activation statistics (max by default, or a percentile)
 count is positive. The paper's exact details are unconfirmed (see METHODS.md); this is the rule described there.
 """
 
-from spkeras.methods.base import ThresholdPolicy, check_positive, register_method
+from spkeras.methods.base import ThresholdPolicy, check_percentile, register_method
 
 
 @register_method("termapping")
@@ -23,11 +23,7 @@ class TernaryMapping(ThresholdPolicy):
 
     def __init__(self, percentile: float = 100.0, **options):
         super().__init__(**options)
-        self.percentile = check_positive("percentile", percentile, self.name)
-        if self.percentile > 100:
-            raise ValueError(
-                f"Method '{self.name}': `percentile` must be in (0, 100]. Received: percentile={percentile!r}."
-            )
+        self.percentile = check_percentile(percentile, self.name)
 
     def site_scale(self, statistics):
         return statistics.percentile(self.percentile)
