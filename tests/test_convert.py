@@ -133,3 +133,27 @@ def test_silent_layer_gets_a_usable_threshold(caplog):
     neuron = [layer for layer in snn.layers if isinstance(layer, IntegrateAndFire)][0]
     assert float(keras.ops.convert_to_numpy(neuron.threshold)) > 0
     assert "never activated" in caplog.text
+
+
+@pytest.mark.parametrize("method", ["robust", "channelwise"])
+def test_calibration_streams_from_a_dataset(method):
+    import tensorflow as tf
+
+    model = tiny_cnn()
+    x = tiny_inputs(40)
+    from_array = spkeras.convert(model, x, method=method, batch_size=10)
+    dataset = tf.data.Dataset.from_tensor_slices((x, np.zeros(40))).batch(10)
+    from_dataset = spkeras.convert(model, dataset, method=method)
+    for a, b in zip(from_array.layers, from_dataset.layers):
+        if isinstance(a, IntegrateAndFire):
+            np.testing.assert_allclose(
+                keras.ops.convert_to_numpy(a.threshold), keras.ops.convert_to_numpy(b.threshold), rtol=1e-6
+            )
+
+
+def test_dataset_with_wrong_element_shape_is_refused():
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices(np.zeros((8, 5, 5, 2), "float32")).batch(4)
+    with pytest.raises(ValueError, match="element_spec"):
+        spkeras.convert(tiny_cnn(), dataset)
