@@ -9,7 +9,6 @@ MNIST sample and to ``../shared/data/cifar10_subset.npz`` (or a labelled synthet
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import sys
 import time
@@ -40,6 +39,12 @@ EXPECTED_OUTPUT = {
     "01_quickstart.ipynb": ["SNN accuracy", "energy SNN / ANN", "reloaded"],
     "02_methods_comparison.ipynb": ["method", "ecc", "robust", "max"],
     "03_bring_your_own_model.ipynb": ["REFUSED", "Cannot convert layer", "rate error", "all layers convert"],
+}
+# Files each notebook writes into its working directory.
+EXPECTED_FILES = {
+    "01_quickstart.ipynb": ["tiny_mnist_cnn.h5", "tiny_mnist_snn.keras"],
+    "02_methods_comparison.ipynb": [],
+    "03_bring_your_own_model.ipynb": ["residual_cnn.keras", "calibration.npz", "test.npz"],
 }
 
 
@@ -148,4 +153,5 @@ def test_notebook_runs_top_to_bottom(name, tmp_path, record_property):
     assert not any(
         output.get("output_type") == "error" for cell in notebook.cells for output in cell.get("outputs", [])
     )
-    assert os.listdir(workdir) or name != "01_quickstart.ipynb"  # files are written in the working directory
+    for filename in EXPECTED_FILES[name]:
+        assert (workdir / filename).is_file(), f"{name} did not write {filename} in its working directory"
