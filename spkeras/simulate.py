@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import math
 import time
+import weakref
 
 import keras
 import numpy as np
@@ -104,6 +105,23 @@ class SimulationResult:
             "spikes_per_image": self.spikes_per_image(),
             "events_per_image": float(self.events_per_step.sum()) if self.events_per_step is not None else None,
         }
+
+
+_SIMULATORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def get_simulator(snn, timesteps, chunk_size=None, encoding="analog", jit_compile=False) -> Simulator:
+    """Returns the :class:`Simulator` for these settings, reusing the compiled one of an earlier call.
+
+    Repeated ``evaluate`` calls on the same model then trace the time loop once instead of once per call.
+    """
+    if not isinstance(snn, keras.Model):
+        raise TypeError(f"`snn` must be a converted keras.Model. Received: {type(snn).__name__}.")
+    key = (timesteps, chunk_size, encoding, bool(jit_compile))
+    cache = _SIMULATORS.setdefault(snn, {})
+    if key not in cache:
+        cache[key] = Simulator(snn, timesteps, chunk_size=chunk_size, encoding=encoding, jit_compile=jit_compile)
+    return cache[key]
 
 
 def _largest_divisor_at_most(number: int, limit: int) -> int:
@@ -450,7 +468,7 @@ def evaluate(
         True
     """
     started = time.perf_counter()
-    simulator = Simulator(snn, timesteps, chunk_size=chunk_size, encoding=encoding, jit_compile=jit_compile)
+    simulator = get_simulator(snn, timesteps, chunk_size=chunk_size, encoding=encoding, jit_compile=jit_compile)
     batch_size = validation.check_batch_size(batch_size)
     x = validation.check_array_inputs(x, simulator.input_shape, "x")
     labels = validation.check_labels(y, len(x), simulator.num_classes)

@@ -136,3 +136,16 @@ def test_datasets_are_refused_where_labels_are_separate(converted):
         spkeras.evaluate(snn, dataset, np.zeros(30, int), timesteps=4)
     with pytest.raises(TypeError, match="tf.data.Dataset"):
         spkeras.estimate_closed_form(snn, dataset, np.zeros(30, int), timesteps=4)
+
+
+def test_repeated_evaluate_reuses_the_compiled_loop(converted):
+    from spkeras.simulate import get_simulator
+
+    model, snn = converted
+    x = tiny_inputs(6)
+    y = labels_from(model, x)
+    for _ in range(3):
+        spkeras.evaluate(snn, x, y, timesteps=8)
+    simulator = get_simulator(snn, 8)
+    assert simulator.traces == 1
+    assert get_simulator(snn, 16) is not simulator
