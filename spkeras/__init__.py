@@ -1,6 +1,6 @@
 """spkeras: convert trained Keras CNNs into spiking neural networks and simulate them over time.
 
-Example:
+Examples:
     >>> import spkeras
     >>> sample = spkeras.demo.load_sample()
     >>> cnn = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)

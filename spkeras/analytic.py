@@ -71,7 +71,7 @@ def estimate_closed_form(snn: keras.Model, x, y, timesteps=(64,), batch_size: in
     Returns:
         A :class:`ClosedFormResult`.
 
-    Example:
+    Examples:
         >>> # spkeras.estimate_closed_form(snn, x_test, y_test, timesteps=[16, 64, 256]).accuracy
     """
     steps = [timesteps] if isinstance(timesteps, int) else list(timesteps)

@@ -48,7 +48,7 @@ class SiteStatistics:
         Read from the histogram with log-linear interpolation inside the bin; relative error below ~0.12 %.
         Returns 0 when no activation was positive.
 
-        Example:
+        Examples:
             >>> # stats.percentile(99.9)
         """
         if not 0.0 < percentile <= 100.0:
@@ -103,7 +103,7 @@ def collect_statistics(
     Returns:
         One :class:`SiteStatistics` per site layer, in order.
 
-    Example:
+    Examples:
         >>> # stats = collect_statistics(folded_ann, relu_layers, x_calibration)
     """
     if not site_layers:

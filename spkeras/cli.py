@@ -64,7 +64,10 @@ def _convert(arguments) -> int:
         name, _, value = item.partition("=")
         if not name or not value:
             raise ValueError(f"--option expects NAME=VALUE. Received: '{item}'.")
-        options[name] = json.loads(value) if value[0] in "0123456789-[{tn" else value
+        try:
+            options[name] = json.loads(value)
+        except json.JSONDecodeError:
+            options[name] = value  # a plain string, e.g. spike_value=threshold
     output = pathlib.Path(arguments.output)
     if output.suffix != ".keras":
         raise ValueError(f"-o/--output must end in .keras. Received: '{output}'.")

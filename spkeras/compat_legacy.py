@@ -60,7 +60,7 @@ class SpikeActivation(keras.layers.Layer):
         spike_ext: Extra steps (``T' = T + spike_ext``); negative disables the clip.
         noneloss: Continuous count (no floor).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> layer = SpikeActivation(threshold=1.0, timesteps=4)
         >>> layer(np.array([[0.4, 2.6, 9.0]], dtype="float32")).numpy()
@@ -314,7 +314,7 @@ def convert_legacy(
     Returns:
         A :class:`LegacyPlan`; build a Keras model from it with :func:`build_legacy_model`.
 
-    Example:
+    Examples:
         >>> # plan = convert_legacy(cnn, x_train); plan.lambdas
     """
     nodes = lower_model(model)

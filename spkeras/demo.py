@@ -19,7 +19,7 @@ def load_sample() -> dict[str, np.ndarray]:
         A dict with ``x_calibration`` (1,000 training images), ``y_calibration``, ``x_test`` (the first
         1,000 MNIST test images) and ``y_test``; images have shape ``(N, 28, 28, 1)``.
 
-    Example:
+    Examples:
         >>> sample = load_sample()
         >>> sample["x_test"].shape
         (1000, 28, 28, 1)
@@ -45,7 +45,7 @@ def run_demo(method: str = "ecc", timesteps: int = 64, verbose: bool = False) ->
         A dict with ``ann_accuracy``, the :class:`~spkeras.simulate.SimulationResult` under ``result``,
         and the conversion and simulation times in seconds.
 
-    Example:
+    Examples:
         >>> # report = run_demo(); print(report["result"].table(reference_accuracy=report["ann_accuracy"]))
     """
     from spkeras.convert import convert

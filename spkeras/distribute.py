@@ -18,7 +18,7 @@ def resolve_strategy(strategy):
     Raises:
         TypeError: If ``strategy`` is not a ``tf.distribute.Strategy``.
 
-    Example:
+    Examples:
         >>> resolve_strategy(None) is None
         True
     """

@@ -54,7 +54,7 @@ def model_graph(model: keras.Model) -> list[GraphNode]:
         TypeError: If ``model`` is not a Keras model.
         ValueError: If the model is not built, or has a structure spkeras cannot convert.
 
-    Example:
+    Examples:
         >>> import keras
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
         >>> [type(node.layer).__name__ for node in model_graph(model)]

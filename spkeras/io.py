@@ -32,7 +32,7 @@ def load_model(path, safe_mode: bool = True, custom_objects: dict | None = None)
     Raises:
         ValueError: If the file does not exist, has an unknown extension, or is not a readable Keras model.
 
-    Example:
+    Examples:
         >>> import spkeras
         >>> model = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
         >>> model.outputs[0].shape
@@ -74,7 +74,7 @@ def save_model(model: keras.Model, path) -> pathlib.Path:
     Returns:
         The destination path.
 
-    Example:
+    Examples:
         >>> # spkeras.save_model(snn, "snn.keras")
     """
     path = pathlib.Path(path)

@@ -39,7 +39,7 @@ def _fan_in(layer) -> int:
 def layer_macs(model: keras.Model) -> dict[str, int]:
     """Multiply-accumulates per image of every Conv2D/Dense layer of ``model`` (ANN or SNN).
 
-    Example:
+    Examples:
         >>> import keras
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
         >>> layer_macs(model)
@@ -55,7 +55,7 @@ def layer_macs(model: keras.Model) -> dict[str, int]:
 def mean_fan_out(snn: keras.Model) -> dict[str, float]:
     """Mean number of synapses driven by one spike, for each spiking layer of ``snn``.
 
-    Example:
+    Examples:
         >>> # mean_fan_out(snn) -> {'activation': 288.0, 're_lu': 10.0}
     """
     nodes = graph.model_graph(snn)
@@ -99,7 +99,7 @@ def summarize(
         ``synaptic_operations`` (total and per layer), ``spikes_per_image`` (per layer), ``energy_snn_joules``,
         ``energy_ann_joules`` and their ratio.
 
-    Example:
+    Examples:
         >>> # summarize(snn, spkeras.evaluate(snn, x, y, timesteps=64))["energy_ratio"]
     """
     macs = layer_macs(snn)
@@ -133,7 +133,7 @@ def summarize(
 def firing_rates(snn: keras.Model, x, timesteps: int = 64, batch_size: int = 100) -> dict[str, np.ndarray]:
     """Per-neuron firing rates (spikes per step) of every spiking layer, flattened over images and neurons.
 
-    Example:
+    Examples:
         >>> # rates = firing_rates(snn, x_test[:100], timesteps=64); rates["re_lu"].max() <= 1
     """
     from spkeras.simulate import record

@@ -81,7 +81,7 @@ class cnn_to_snn:  # noqa: N801  (the original SpKeras class name)
             every step ≤ T, spikes per layer). None in legacy mode.
         lambdas, norm_factors: Legacy mode: SpKeras's λ list and ``r_j = λ_j/λ_{j−1}``.
 
-    Example:
+    Examples:
         >>> import spkeras
         >>> from spkeras.models import cnn_to_snn
         >>> sample = spkeras.demo.load_sample()
@@ -249,9 +249,11 @@ class cnn_to_snn:  # noqa: N801  (the original SpKeras class name)
             x_test: Float images scaled as for the ANN, shape ``(N,) + input_shape``.
             y_test: One-hot labels ``(N, classes)`` (as in SpKeras) or integer labels ``(N,)``.
             timesteps: T.
-            thresholding, scaling_factor: Initial potential (fraction of θ) and threshold multiplier.
-            spike_ext, noneloss, fix: Closed-form options, ``legacy=True`` only (``fix > 0`` feeds ``x·fix``
-                instead of ``floor(x·T)``).
+            thresholding: Initial potential as a fraction of θ.
+            scaling_factor: Threshold multiplier.
+            spike_ext: Closed-form option, ``legacy=True`` only.
+            noneloss: Closed-form option, ``legacy=True`` only.
+            fix: Closed-form option, ``legacy=True`` only (``fix > 0`` feeds ``x·fix`` instead of ``floor(x·T)``).
             sf: Ignored (unused by SpKeras too).
             batch_size: Images processed together.
             compute_loss: Default mode: computing the loss needs a second simulation pass; pass False to skip

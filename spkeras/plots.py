@@ -30,7 +30,7 @@ def plot_accuracy(results: dict, ann_accuracy: float | None = None, title: str |
         ann_accuracy: The ANN's accuracy on the same data, drawn as a horizontal dashed line.
         title: Figure title.
 
-    Example:
+    Examples:
         >>> # plot_accuracy({"ecc": result}, ann_accuracy=0.987).savefig("accuracy.png")
     """
     plt = _pyplot()
@@ -58,7 +58,7 @@ def plot_firing_rates(rates: dict, bins: int = 20):
         rates: From :func:`spkeras.metrics.firing_rates`: layer name → rates (spikes per step).
         bins: Number of histogram bins.
 
-    Example:
+    Examples:
         >>> # plot_firing_rates(spkeras.metrics.firing_rates(snn, x[:100])).savefig("rates.png")
     """
     plt = _pyplot()
@@ -83,7 +83,7 @@ def plot_raster(trains: dict, layer: str | None = None, image: int = 0, max_neur
         image: Index of the image in the batch.
         max_neurons: Show at most this many neurons (the most active ones).
 
-    Example:
+    Examples:
         >>> # plot_raster(spkeras.simulate.spike_trains(snn, x[:1], 64)).savefig("raster.png")
     """
     plt = _pyplot()

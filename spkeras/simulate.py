@@ -141,7 +141,7 @@ class Simulator:
         encoding: Input encoding: ``"analog"``, ``"poisson"`` or ``"count"`` (see :mod:`spkeras.layers.encoders`).
         jit_compile: Compile the loop with XLA.
 
-    Example:
+    Examples:
         >>> # simulator = Simulator(snn, timesteps=64); correct, spikes = simulator.run_batch(x, y)
     """
 
@@ -338,7 +338,7 @@ def spike_trains(snn: keras.Model, x, timesteps: int = 32) -> dict[str, np.ndarr
     Returns:
         A dict mapping each spiking layer's name to an array of shape ``(T, N) + layer shape``.
 
-    Example:
+    Examples:
         >>> # trains = spike_trains(snn, x_test[:1], timesteps=32); trains["re_lu"].shape[0] == 32
     """
     simulator = Simulator(snn, timesteps, chunk_size=timesteps)
@@ -363,7 +363,7 @@ def max_input_current(model: keras.Model, x, timesteps: int, batch_size: int = 1
     Used to calibrate thresholds on the SNN itself (channel-wise threshold balancing): ``model`` ends at the
     input current of the layer being calibrated.
 
-    Example:
+    Examples:
         >>> # currents = max_input_current(keras.Model(snn.inputs, neuron_layer.input), x_calibration, 32)
     """
     simulator = Simulator(model, timesteps, require_neurons=False)
@@ -406,7 +406,7 @@ def record(
     Returns:
         A dict mapping each spiking layer's name (and ``"output"``) to an array of shape ``(N,) + layer shape``.
 
-    Example:
+    Examples:
         >>> # rates = spkeras.simulate.record(snn, x[:10], timesteps=256); rates["output"].shape
     """
     simulator = Simulator(snn, timesteps, chunk_size=chunk_size, encoding=encoding)
@@ -459,7 +459,7 @@ def evaluate(
     Returns:
         A :class:`SimulationResult` with accuracy at every t ≤ T and spike counts per layer.
 
-    Example:
+    Examples:
         >>> import spkeras
         >>> sample = spkeras.demo.load_sample()
         >>> snn = spkeras.convert(spkeras.demo.DEMO_MODEL_PATH, sample["x_calibration"][:200])

@@ -36,6 +36,8 @@ def test_convert_then_evaluate_with_json_and_plot(files, capsys):
             str(output),
             "--option",
             "percentile=99.5",
+            "--option",
+            "spike_value=threshold",
             "--quiet",
         ]
     )
@@ -117,3 +119,17 @@ def test_help_lists_commands(capsys):
     help_text = capsys.readouterr().out
     for command in ("convert", "evaluate", "info", "demo"):
         assert command in help_text
+
+
+def test_convert_option_values_are_typed(files):
+    import keras
+
+    from spkeras.layers import IntegrateAndFire
+
+    folder, model_path = files
+    output = folder / "snn.keras"
+    argv = ["convert", str(model_path), "--calibration", str(folder / "calibration.npz"), "-o", str(output)]
+    argv += ["--method", "ecc", "--option", "amp_factor=10", "--option", "spike_value=threshold", "--quiet"]
+    assert cli.main(argv) == 0
+    neurons = [layer for layer in keras.saving.load_model(output).layers if isinstance(layer, IntegrateAndFire)]
+    assert {layer.spike_value for layer in neurons} == {"threshold"}

@@ -60,7 +60,13 @@ def test_mkdocs_build_is_strictly_clean(tmp_path):
         timeout=300,
     )
     log = (completed.stdout + completed.stderr)[-6000:]
-    assert completed.returncode == 0, f"mkdocs build --strict failed:\n{log}"
+    hint = ""
+    if "Could not find cross-reference target" in log:
+        hint = (
+            "\nHint: a docstring's '>>>' example was rendered as Markdown. Griffe reads 'Examples:' as an examples "
+            "section but 'Example:' (singular) as an admonition, where 'x[...][:2]' looks like a reference link."
+        )
+    assert completed.returncode == 0, f"mkdocs build --strict failed:\n{log}{hint}"
     site = tmp_path / "site"
     assert (site / "index.html").is_file()
     api = (site / "api" / "index.html").read_text(encoding="utf-8")
@@ -104,8 +110,14 @@ def test_api_page_documents_the_requested_objects():
         assert re.search(rf"^::: {re.escape(target)}\s*$", text, flags=re.MULTILINE), target
 
 
-def test_every_method_has_a_page():
-    for method in spkeras.methods.available_methods():
+def test_every_built_in_method_has_a_page():
+    built_in = [
+        name
+        for name in spkeras.methods.available_methods()
+        if spkeras.methods.get_method(name).__module__.startswith("spkeras.methods.")
+    ]
+    assert built_in
+    for method in built_in:
         page = DOCS / "methods" / f"{method}.md"
         assert page.is_file(), f"no documentation page for method '{method}' ({page})"
         assert f"methods/{method}.md" in CONFIG.read_text(), f"methods/{method}.md is not in the mkdocs nav"

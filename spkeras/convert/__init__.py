@@ -7,6 +7,7 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from spkeras import io, methods, validation
 from spkeras.calibrate import collect_statistics
@@ -39,7 +40,7 @@ def fold_model(model: keras.Model, max_pooling: str = "average") -> keras.Model:
     Dropout and the output softmax are removed and ReLUs are explicit layers; the result computes the
     same logits as ``model`` (up to float rounding). The source model is not modified.
 
-    Example:
+    Examples:
         >>> # folded = spkeras.convert.fold_model(cnn); np.allclose(folded(x), logits_of_cnn(x))
     """
     nodes = fold_batchnorm(lower_model(model, max_pooling=max_pooling))
@@ -75,8 +76,8 @@ def convert(
         x_calibration: Calibration inputs scaled as for the ANN: a float NumPy array of shape
             ``(N,) + input_shape`` or a batched ``tf.data.Dataset``. A few hundred to a few thousand
             training images are typical.
-        method: A registered method name: ``"ecc"`` (default), ``"robust"``, ``"max"``
-            (see ``spkeras.methods.available_methods()``).
+        method: A registered method name: ``"ecc"`` (default), ``"robust"``, ``"max"``, ``"channelwise"``,
+            ``"opi"``, ``"termapping"``, ``"augmapping"`` (see ``spkeras.methods.available_methods()``).
         timesteps: Number of time steps the network is meant to run; used by the closed-form forward pass
             of the returned model (``snn.predict``). Simulation may use any number of steps.
         reset: Override the method's reset mode (``"soft"`` or ``"hard"``).
@@ -98,7 +99,7 @@ def convert(
         ValueError: For unsupported layers, bad data (wrong shape, NaN/inf, empty) or bad arguments.
         TypeError: For data of the wrong type or dtype.
 
-    Example:
+    Examples:
         >>> import spkeras
         >>> cnn = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
         >>> sample = spkeras.demo.load_sample()
@@ -147,7 +148,7 @@ def convert(
         "timesteps": timesteps,
     }
 
-    def measure_currents(scales, site_position, calibration_timesteps):
+    def measure_currents(scales, site_position, calibration_timesteps, samples=None):
         """Max per-step input current (per channel, ANN units) of one site in the SNN built with ``scales``."""
         provisional = {
             index: _repair_scale(
@@ -160,7 +161,10 @@ def convert(
         trial = {**settings, "spike_value": "threshold", "gain": 1.0, "weight_bits": 0}
         snn, layers = _build_snn(nodes, provisional, trial, f"{model.name}_calibration")
         probe = keras.Model(snn.inputs, layers[sites[site_position]].input)
-        return max_input_current(probe, x_calibration, calibration_timesteps, batch_size)
+        data = x_calibration
+        if samples is not None:
+            data = data.take(-(-samples // batch_size)) if isinstance(data, tf.data.Dataset) else data[:samples]
+        return max_input_current(probe, data, calibration_timesteps, batch_size)
 
     context = CalibrationContext(
         site_names=[nodes[i].name for i in sites],
@@ -176,9 +180,12 @@ def convert(
     }
     snn, _ = _build_snn(nodes, site_scales, settings, f"{model.name}_snn")
     logger.info(
-        "Converted '%s' with %s: %d spiking layers in %.2f s.",
+        "Converted '%s' with %s (reset=%s, v_init=%s, spike_value=%s): %d spiking layers in %.2f s.",
         model.name,
         policy.describe(),
+        reset,
+        v_init,
+        spike_value,
         len(sites),
         time.perf_counter() - started,
     )

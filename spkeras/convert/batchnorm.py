@@ -22,7 +22,7 @@ def fold_batchnorm(nodes: list[Node]) -> list[Node]:
     Raises:
         UnsupportedLayerError: If a BN does not directly follow a Conv2D/Dense whose output only the BN reads.
 
-    Example:
+    Examples:
         >>> # used by spkeras.convert; see tests/convert/test_batchnorm.py
     """
     readers = consumers(nodes)

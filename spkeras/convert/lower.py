@@ -20,7 +20,7 @@ def layer_report(model: keras.Model, max_pooling: str = "average") -> list[tuple
     Returns:
         A list of ``(layer name, layer type, reason)`` with ``reason=None`` for layers that convert.
 
-    Example:
+    Examples:
         >>> import keras
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="tanh")])
         >>> layer_report(model)[0][:2]

@@ -54,7 +54,7 @@ def register_converter(*layer_classes: type) -> Callable:
     Returns:
         A decorator that registers the function and returns it unchanged.
 
-    Example:
+    Examples:
         >>> import keras
         >>> from spkeras.convert.registry import register_converter
         >>> @register_converter(keras.layers.Identity)

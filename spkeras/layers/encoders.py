@@ -24,7 +24,7 @@ def encode_chunk(x, encoding: str, first_step, chunk_size: int, seed):
         chunk_size: Number of steps.
         seed: Integer tensor of shape ``(2,)`` seeding the Bernoulli draws (``poisson`` only).
 
-    Example:
+    Examples:
         >>> import tensorflow as tf
         >>> spikes = encode_chunk(tf.constant([[0.5]]), "count", tf.constant(0), 4, tf.constant([0, 0]))
         >>> spikes.numpy().ravel().tolist()

@@ -73,7 +73,7 @@ class IntegrateAndFire(keras.layers.Layer):
             ignores it and runs as many steps as asked.
         **kwargs: Standard ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> neuron = IntegrateAndFire(threshold=1.0, v_init=0.5, timesteps=4)
         >>> neuron(np.array([[0.3, 0.6]], dtype="float32")).numpy().round(2)  # counts 1 and 2 of 4 steps
@@ -253,7 +253,7 @@ class TernaryIntegrateAndFire(_NetCountIntegrateAndFire):
     below zero and tracks ``relu`` of the accumulated input: over-firing caused by early input is undone.
     The paper's exact rule is unconfirmed; this is the rule of ``METHODS.md``. State: (potential, net count).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> neuron = TernaryIntegrateAndFire(threshold=1.0)
         >>> neuron.build((None, 1))
@@ -284,7 +284,7 @@ class AugmentedIntegrateAndFire(_NetCountIntegrateAndFire):
     events (steps with ``k ≠ 0``) and as the sum of ``|k|``. Details of the paper are unconfirmed; this is
     the rule of ``METHODS.md``. State: (potential, net count).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> neuron = AugmentedIntegrateAndFire(threshold=1.0)
         >>> neuron.build((None, 1))

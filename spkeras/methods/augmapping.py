@@ -17,7 +17,7 @@ class AugmentedMapping(TernaryMapping):
     Args:
         percentile: λ = this percentile of the positive activations (100 = the maximum).
 
-    Example:
+    Examples:
         >>> # snn = spkeras.convert(cnn, x_calibration, method="augmapping")
     """
 

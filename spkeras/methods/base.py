@@ -22,7 +22,8 @@ class CalibrationContext:
         statistics: Activation statistics of each site in the BN-folded ANN.
         bounds: Clip bound of each site (``ReLU(max_value=m)``), or None.
         ranks: Rank of each site's activation tensor including the batch axis (4 for conv maps, 2 for dense).
-        measure_currents: ``measure_currents(scales, site, timesteps)`` simulates the SNN built with ``scales`` (one
+        measure_currents: ``measure_currents(scales, site, timesteps, samples=None)`` simulates the SNN built with
+            ``scales`` on at most ``samples`` calibration inputs (one
             entry per site; entries at and after ``site`` are ignored) and returns the maximum per-step input
             current of ``site`` per channel, in ANN units. Used by methods that calibrate on the SNN itself.
     """
@@ -31,7 +32,7 @@ class CalibrationContext:
     statistics: list[SiteStatistics]
     bounds: list[float | None]
     ranks: list[int]
-    measure_currents: Callable[[list, int, int], np.ndarray]
+    measure_currents: Callable[..., np.ndarray]
 
 
 class ThresholdPolicy:
@@ -49,7 +50,7 @@ class ThresholdPolicy:
         neuron: Neuron family: ``"if"``, ``"ternary"`` (double threshold) or ``"augmented"``.
         weight_bits: Signed weight bit width (0 = float weights).
 
-    Example:
+    Examples:
         >>> from spkeras.methods import ThresholdPolicy, register_method
         >>> @register_method("half_max")
         ... class HalfMax(ThresholdPolicy):
@@ -93,7 +94,7 @@ class ThresholdPolicy:
 def register_method(name: str):
     """Registers a :class:`ThresholdPolicy` subclass under ``name`` (used by ``spkeras.convert(method=name)``).
 
-    Example:
+    Examples:
         >>> from spkeras.methods import ThresholdPolicy, register_method
         >>> @register_method("p99_example")
         ... class Percentile99(ThresholdPolicy):
@@ -114,7 +115,7 @@ def register_method(name: str):
 def available_methods() -> list[str]:
     """Names of the registered conversion methods.
 
-    Example:
+    Examples:
         >>> "ecc" in available_methods()
         True
     """
@@ -124,7 +125,7 @@ def available_methods() -> list[str]:
 def get_method(name: str) -> type[ThresholdPolicy]:
     """Returns the policy class registered under ``name``.
 
-    Example:
+    Examples:
         >>> get_method("robust")(percentile=99.9).percentile
         99.9
 

@@ -25,7 +25,7 @@ class ChannelwiseMaxCurrent(ThresholdPolicy):
         calibration_samples: At most this many calibration samples are simulated (default 1000); the cost
             grows with the number of layers × samples × steps.
 
-    Example:
+    Examples:
         >>> # snn = spkeras.convert(cnn, x_calibration, method="channelwise", calibration_timesteps=32)
     """
 
@@ -39,7 +39,7 @@ class ChannelwiseMaxCurrent(ThresholdPolicy):
     def compute_scales(self, context):
         scales = []
         for position, name in enumerate(context.site_names):
-            currents = context.measure_currents(scales, position, self.calibration_timesteps)
+            currents = context.measure_currents(scales, position, self.calibration_timesteps, self.calibration_samples)
             currents = np.maximum(currents, 0.0)
             scale = currents if context.ranks[position] > 2 else np.float64(currents.max())
             logger.info("channelwise: '%s' thresholds in [%.4g, %.4g].", name, np.min(scale), np.max(scale))

@@ -23,7 +23,7 @@ class ExplicitCurrentControl(ThresholdPolicy):
         amp_factor: κ, the amplification factor (threshold of every neuron), default 100.
         signed_bit: Weight bit width including the sign; 0 (default) keeps float weights.
 
-    Example:
+    Examples:
         >>> # snn = spkeras.convert(cnn, x_calibration, method="ecc", amp_factor=100)
     """
 

@@ -11,7 +11,7 @@ from spkeras.methods.base import ThresholdPolicy, register_method
 class MaxNorm(ThresholdPolicy):
     """λ = maximum activation over the calibration data; reset to zero by default.
 
-    Example:
+    Examples:
         >>> # snn = spkeras.convert(cnn, x_calibration, method="max")
     """
 

@@ -23,7 +23,7 @@ class OptimalPotentialInitialisation(ThresholdPolicy):
     Args:
         percentile: For ReLUs without a clip bound: λ = this percentile of the positive activations.
 
-    Example:
+    Examples:
         >>> # snn = spkeras.convert(clipped_relu_cnn, x_calibration, method="opi")
     """
 

@@ -14,7 +14,7 @@ class RobustNorm(ThresholdPolicy):
     Args:
         percentile: p in (0, 100]; 100 equals max norm.
 
-    Example:
+    Examples:
         >>> # snn = spkeras.convert(cnn, x_calibration, method="robust", percentile=99.99)
     """
 

@@ -15,7 +15,7 @@ class TernaryMapping(ThresholdPolicy):
     Args:
         percentile: λ = this percentile of the positive activations (100 = the maximum).
 
-    Example:
+    Examples:
         >>> # snn = spkeras.convert(cnn, x_calibration, method="termapping")
     """
 
