@@ -200,8 +200,8 @@ class IntegrateAndFire(keras.layers.Layer):
         start = self.v_init * threshold
         steps = float(timesteps)
         if self.reset == "soft":
-            charge = ops.maximum(current, 0.0) * steps + start
-            return ops.clip(ops.floor(charge / threshold), 0.0, steps)
+            charge = ops.maximum(current, 0.0) * steps + start  # >= 0, so only the upper clip is needed
+            return ops.minimum(ops.floor(charge / threshold), steps)
         positive = ops.maximum(current, 1e-30)
         first = ops.maximum(ops.ceil((threshold - start) / positive), 1.0)
         period = ops.maximum(ops.ceil(threshold / positive), 1.0)
