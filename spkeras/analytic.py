@@ -40,7 +40,7 @@ class ClosedFormResult:
 def _closed_form_model(snn: keras.Model, jit_compile: bool | None = None):
     nodes = graph.model_graph(snn)
 
-    @tf.function(reduce_retracing=True, jit_compile=jit_compile)
+    @tf.function(reduce_retracing=True, jit_compile=jit_compile, autograph=False)
     def forward(x, timesteps):
         values = {0: x}
         spikes = tf.zeros([], tf.float32)

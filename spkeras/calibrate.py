@@ -133,7 +133,7 @@ def collect_statistics(
             )
         return results
 
-    batch_statistics = tf.function(statistics_of, reduce_retracing=True)
+    batch_statistics = tf.function(statistics_of, reduce_retracing=True, autograph=False)
     channel_max = [None] * len(site_layers)
     histograms = [np.zeros(HISTOGRAM_BINS, dtype="int64") for _ in site_layers]
     positives = [0] * len(site_layers)

@@ -46,7 +46,7 @@ def replicated(strategy, function):
         returning the list of each replica's result as NumPy values.
     """
 
-    @tf.function
+    @tf.function(autograph=False)
     def step(*args):
         return strategy.run(function, args=args)
 

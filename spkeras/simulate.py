@@ -185,6 +185,9 @@ class Simulator:
                 tf.TensorSpec((2,), tf.int64),
             ],
             jit_compile=jit_compile,
+            # The loops are explicit tf.while_loops; without AutoGraph nothing re-reads this file's source,
+            # which also keeps long runs safe while the installed source changes.
+            autograph=False,
         )
 
     @staticmethod
@@ -358,7 +361,7 @@ def spike_trains(snn: keras.Model, x, timesteps: int = 32) -> dict[str, np.ndarr
     simulator = Simulator(snn, timesteps, chunk_size=timesteps)
     x = validation.check_array_inputs(x, simulator.input_shape, "x")
 
-    @tf.function
+    @tf.function(autograph=False)
     def run(batch):
         size = tf.shape(batch)[0]
         states = [simulator.nodes[i].layer.initial_state(size) for i in simulator.neuron_positions]
@@ -383,6 +386,7 @@ def max_input_current(model: keras.Model, x, timesteps: int, batch_size: int = 1
     simulator = Simulator(model, timesteps, require_neurons=False)
     function = tf.function(
         simulator._run_output_max,
+        autograph=False,
         input_signature=[tf.TensorSpec((None,) + simulator.input_shape, tf.float32), tf.TensorSpec((2,), tf.int64)],
     )
     largest = None
@@ -428,6 +432,7 @@ def record(
     x = validation.check_array_inputs(x, simulator.input_shape, "x")
     function = tf.function(
         simulator._run_record,
+        autograph=False,
         input_signature=[tf.TensorSpec((None,) + simulator.input_shape, tf.float32), tf.TensorSpec((2,), tf.int64)],
     )
     parts: dict[str, list[np.ndarray]] = {name: [] for name in simulator.layer_names + ["output"]}

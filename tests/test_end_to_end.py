@@ -64,3 +64,10 @@ def test_result_serialises_to_json(demo_model, demo_sample):
     result = spkeras.evaluate(snn, demo_sample["x_test"][:50], demo_sample["y_test"][:50], timesteps=8)
     data = json.loads(json.dumps(result.to_dict()))
     assert len(data["accuracy"]) == 8 and data["num_images"] == 50
+
+
+@pytest.mark.parametrize("method", ["termapping", "augmapping", "max"])
+def test_closed_form_estimate_for_every_neuron_family(demo_model, demo_sample, method):
+    snn = spkeras.convert(demo_model, demo_sample["x_calibration"][:200], method=method)
+    estimate = spkeras.estimate_closed_form(snn, demo_sample["x_test"][:200], demo_sample["y_test"][:200], 64)
+    assert estimate.accuracy[0] > 0.9 and estimate.spikes_per_image[0] > 0

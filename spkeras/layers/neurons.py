@@ -198,7 +198,7 @@ class IntegrateAndFire(keras.layers.Layer):
         """
         threshold = self.threshold
         start = self.v_init * threshold
-        steps = float(timesteps)
+        steps = ops.cast(timesteps, self.compute_dtype)
         if self.reset == "soft":
             charge = ops.maximum(current, 0.0) * steps + start  # >= 0, so only the upper clip is needed
             return ops.minimum(ops.floor(charge / threshold), steps)
@@ -306,4 +306,5 @@ class AugmentedIntegrateAndFire(_NetCountIntegrateAndFire):
 
     def closed_form_count(self, current, timesteps):
         start = self.v_init * self.threshold
-        return ops.maximum(ops.floor((ops.maximum(current, 0.0) * float(timesteps) + start) / self.threshold), 0.0)
+        steps = ops.cast(timesteps, self.compute_dtype)
+        return ops.maximum(ops.floor((ops.maximum(current, 0.0) * steps + start) / self.threshold), 0.0)
