@@ -15,18 +15,27 @@ SHARED = REPOSITORY.parent / "shared"
 RESULTS = REPOSITORY / "benchmarks" / "results"
 
 
+def _load_images(name: str, path: pathlib.Path | None, channel_axis: bool) -> dict[str, np.ndarray]:
+    """Images of ../shared/data/<name> as float32 in [0, 1] (with a trailing channel axis if asked)."""
+    path = path or SHARED / "data" / name
+    if not path.is_file():
+        raise SystemExit(f"{name} not found at {path}; this benchmark needs the shared data folder.")
+    with np.load(path) as data:
+        images = {key: data[key].astype("float32") / 255.0 for key in ("x_train", "x_test")}
+        labels = {key: data[key].astype("int64").reshape(-1) for key in ("y_train", "y_test")}
+    if channel_axis:
+        images = {key: value[..., None] for key, value in images.items()}
+    return {**images, **labels}
+
+
 def load_mnist(path: pathlib.Path | None = None) -> dict[str, np.ndarray]:
     """Full MNIST from ../shared/data/mnist.npz as float32 in [0, 1] with a channel axis."""
-    path = path or SHARED / "data" / "mnist.npz"
-    if not path.is_file():
-        raise SystemExit(f"MNIST not found at {path}; this benchmark needs the shared data folder.")
-    with np.load(path) as data:
-        return {
-            "x_train": (data["x_train"].astype("float32") / 255.0)[..., None],
-            "y_train": data["y_train"].astype("int64"),
-            "x_test": (data["x_test"].astype("float32") / 255.0)[..., None],
-            "y_test": data["y_test"].astype("int64"),
-        }
+    return _load_images("mnist.npz", path, channel_axis=True)
+
+
+def load_cifar(path: pathlib.Path | None = None) -> dict[str, np.ndarray]:
+    """The CIFAR-10 subset from ../shared/data/cifar10_subset.npz as float32 in [0, 1]."""
+    return _load_images("cifar10_subset.npz", path, channel_axis=False)
 
 
 def machine() -> dict:

@@ -36,7 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import RESULTS, SHARED, load_mnist, machine, markdown_table, write_json  # noqa: E402
+from common import RESULTS, load_cifar, load_mnist, machine, markdown_table, write_json  # noqa: E402
 
 import spkeras  # noqa: E402
 
@@ -50,20 +50,6 @@ MNIST_EPOCHS = 3
 
 
 # --- data ---------------------------------------------------------------------------------------------------
-
-
-def load_cifar(path: pathlib.Path | None = None) -> dict[str, np.ndarray]:
-    """The CIFAR-10 subset from ../shared/data/cifar10_subset.npz as float32 in [0, 1]."""
-    path = path or SHARED / "data" / "cifar10_subset.npz"
-    if not path.is_file():
-        raise SystemExit(f"CIFAR-10 subset not found at {path}; this benchmark needs the shared data folder.")
-    with np.load(path) as data:
-        return {
-            "x_train": data["x_train"].astype("float32") / 255.0,
-            "y_train": data["y_train"].astype("int64").reshape(-1),
-            "x_test": data["x_test"].astype("float32") / 255.0,
-            "y_test": data["y_test"].astype("int64").reshape(-1),
-        }
 
 
 def load_dataset(name: str) -> dict[str, np.ndarray]:
