@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from spkeras.convert.ir import Node, consumers
-from spkeras.convert.registry import UnsupportedLayerError
+from spkeras.layers.affine import ChannelAffine
 
 
 def fold_batchnorm(nodes: list[Node]) -> list[Node]:
@@ -16,11 +16,12 @@ def fold_batchnorm(nodes: list[Node]) -> list[Node]:
     Args:
         nodes: IR nodes in topological order. They are not modified; folded copies are returned.
 
+    A BN that does not directly follow a Conv2D/Dense whose output only it reads (BN after pooling, after a
+    ReLU, at the input) becomes an ``"affine"`` node: a :class:`~spkeras.layers.ChannelAffine` applied to each
+    step's current, which is exact because the map is linear. It is never dropped.
+
     Returns:
         A new node list without batch-normalisation nodes.
-
-    Raises:
-        UnsupportedLayerError: If a BN does not directly follow a Conv2D/Dense whose output only the BN reads.
 
     Examples:
         >>> # used by spkeras.convert; see tests/convert/test_batchnorm.py
@@ -37,15 +38,18 @@ def fold_batchnorm(nodes: list[Node]) -> list[Node]:
         (source,) = node.inputs
         producer = nodes[source]
         if producer.kind != "linear" or len(readers[source]) != 1:
-            where = f"'{producer.name}' ({type(producer.source).__name__})"
-            reason = (
-                f"BatchNormalization can only be folded into a directly preceding Conv2D/Dense whose output it "
-                f"alone reads. Received: it follows {where}"
-                + ("" if producer.kind == "linear" else ", which is not a linear layer")
-                + (", whose output is also read elsewhere" if len(readers[source]) != 1 else "")
-                + ". Move the BatchNormalization right after a Conv2D/Dense, or retrain without it."
+            # Not foldable: keep it as a per-step affine map of the current (exact, since it is linear).
+            affine = Node(
+                kind="affine",
+                source=node.source,
+                make_layer=lambda name: ChannelAffine(name=name),
+                scale=node.scale,
+                offset=node.offset,
+                inputs=(new_index[source],),
             )
-            raise UnsupportedLayerError(node.source, reason)
+            new_index[index] = len(result)
+            result.append(affine)
+            continue
         folded = result[new_index[source]]
         folded.kernel = folded.kernel * node.scale
         folded.bias = folded.bias * node.scale + node.offset

@@ -59,12 +59,15 @@ def build_model(
                 base = f"{node.name}_{neuron_suffix}"
             layer = make_neuron(index, node, names.unique(base))
             tensors[index] = layer(inputs)
-        elif node.kind in ("linear", "structural", "merge"):
+        elif node.kind in ("linear", "affine", "structural", "merge"):
             layer = node.make_layer(names.unique(node.name))
             tensors[index] = layer(inputs)
             if node.kind == "linear":
                 kernel, bias = linear_weights(index, node) if linear_weights else (node.kernel, node.bias)
                 layer.set_weights([np.asarray(kernel, "float32"), np.asarray(bias, "float32")])
+            elif node.kind == "affine":
+                scale, offset = linear_weights(index, node) if linear_weights else (node.scale, node.offset)
+                layer.set_weights([np.asarray(scale, "float32"), np.asarray(offset, "float32")])
         else:
             raise ValueError(f"Cannot build IR node '{node.name}' of kind {node.kind!r}; fold batch norms first.")
         built[index] = layer

@@ -5,6 +5,7 @@ A source model becomes a list of :class:`Node` in topological order. Each node i
 - ``"input"``: the model input;
 - ``"linear"``: a synaptic operation with a kernel and a bias (Conv2D, Dense), output channels last;
 - ``"batchnorm"``: a per-channel affine map ``x·scale + offset`` (folded away before building);
+- ``"affine"``: a batch norm that could not be folded, kept as a per-channel affine map of the current;
 - ``"neuron"``: a ReLU site, which becomes an integrate-and-fire layer;
 - ``"structural"``: an operation that is linear, has no weights and keeps channels (pooling, padding,
   flatten), applied unchanged to spikes;
@@ -21,7 +22,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-KINDS = ("input", "linear", "batchnorm", "neuron", "structural", "merge")
+KINDS = ("input", "linear", "batchnorm", "affine", "neuron", "structural", "merge")
 
 
 @dataclasses.dataclass

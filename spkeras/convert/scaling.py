@@ -98,7 +98,7 @@ def plan_snn(
                     "convert with spike_value='threshold' so that every tensor keeps the ANN's scale."
                 )
             scale[index] = incoming[0]
-        elif node.kind == "linear":
+        elif node.kind in ("linear", "affine"):
             incoming = np.asarray(scale[node.inputs[0]], dtype="float64")
             site = _downstream_neuron(nodes, readers, index)
             if spike_value == "unit" and site is not None:
@@ -106,6 +106,10 @@ def plan_snn(
                 layer_gain = gain
             else:
                 target, layer_gain = np.float64(1.0), 1.0
+            if node.kind == "affine":  # diagonal: channel c maps to channel c
+                weights[index] = (node.scale * incoming * layer_gain / target, node.offset * layer_gain / target)
+                scale[index] = target / layer_gain
+                continue
             kernel = node.kernel * (incoming[:, None] if incoming.ndim else incoming) * layer_gain / target
             bias = node.bias * layer_gain / target
             factor = 1.0

@@ -1,5 +1,6 @@
 """Spiking Keras layers: the integrate-and-fire neuron family."""
 
+from spkeras.layers.affine import ChannelAffine
 from spkeras.layers.neurons import AugmentedIntegrateAndFire, IntegrateAndFire, TernaryIntegrateAndFire
 
 NEURON_CLASSES = {
@@ -8,4 +9,10 @@ NEURON_CLASSES = {
     "augmented": AugmentedIntegrateAndFire,
 }
 
-__all__ = ["NEURON_CLASSES", "AugmentedIntegrateAndFire", "IntegrateAndFire", "TernaryIntegrateAndFire"]
+__all__ = [
+    "NEURON_CLASSES",
+    "AugmentedIntegrateAndFire",
+    "ChannelAffine",
+    "IntegrateAndFire",
+    "TernaryIntegrateAndFire",
+]

@@ -192,13 +192,25 @@ def test_folding_and_conversion_leave_the_source_weights_unchanged():
     ],
     ids=["after_pooling", "after_relu", "after_conv_relu", "after_input"],
 )
-def test_batchnorm_not_after_conv_or_dense_is_refused(make_layers):
+def test_batchnorm_not_after_conv_or_dense_becomes_a_channel_affine(make_layers):
+    import spkeras
+    from spkeras.layers import ChannelAffine, IntegrateAndFire
+    from spkeras.simulate import record
+
     model = _randomise(_assemble(make_layers(), functional=False))
-    with pytest.raises(ValueError, match="bn_misplaced") as info:
-        fold_model(model)
-    assert isinstance(info.value, UnsupportedLayerError)
-    assert info.value.layer_name == "bn_misplaced"
-    assert "(BatchNormalization)" in str(info.value)
+    x = np.random.default_rng(3).uniform(0, 1, (16,) + tuple(model.inputs[0].shape[1:])).astype("float32")
+    folded = fold_model(model)
+    assert "ChannelAffine" in _layer_types(folded) and "BatchNormalization" not in _layer_types(folded)
+    np.testing.assert_allclose(folded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    # Never dropped: the spiking network keeps it as a per-step affine map and tracks the ANN's logits.
+    snn = spkeras.convert(model, x, method="robust", percentile=100)
+    assert any(isinstance(layer, ChannelAffine) for layer in snn.layers)
+    logits = model.predict(x, verbose=0)
+    if any(isinstance(layer, IntegrateAndFire) for layer in snn.layers):
+        error = np.abs(record(snn, x, timesteps=512)["output"] - logits).mean()
+        assert error < 0.05 * np.abs(logits).mean() + 1e-3
+    else:  # no ReLU at all: the "SNN" is the affine network itself
+        np.testing.assert_allclose(snn.predict(x, verbose=0), logits, atol=1e-5)
 
 
 def test_batchnorm_on_a_non_channel_axis_is_refused():

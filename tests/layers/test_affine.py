@@ -1,0 +1,17 @@
+import numpy as np
+
+from spkeras.layers import ChannelAffine
+from tests.layers.layer_checks import check_layer
+
+
+def test_channel_affine_layer_contract(tmp_path):
+    model = check_layer(ChannelAffine, (4, 4, 3), tmp_path)
+    assert any(isinstance(layer, ChannelAffine) for layer in model.layers)
+
+
+def test_channel_affine_by_hand():
+    layer = ChannelAffine()
+    layer.build((None, 2))
+    layer.set_weights([np.array([2.0, -1.0]), np.array([0.5, 0.0])])
+    np.testing.assert_allclose(layer(np.array([[1.0, 3.0]], "float32")), [[2.5, -3.0]])
+    assert not layer.trainable_weights
