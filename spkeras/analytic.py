@@ -52,7 +52,7 @@ def _closed_form_model(snn: keras.Model, jit_compile: bool | None = None):
                 spikes += tf.reduce_sum(count)
                 values[position] = layer.emit(count / timesteps)
             else:
-                values[position] = layer(arguments if len(arguments) > 1 else arguments[0])
+                values[position] = graph.call_layer(layer, arguments)
         return values[len(nodes) - 1], spikes
 
     return forward

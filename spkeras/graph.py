@@ -154,3 +154,8 @@ def _functional_graph(model: keras.Model) -> list[GraphNode]:
             )
             remaining.remove(layer)
     return nodes
+
+
+def call_layer(layer: keras.layers.Layer, arguments: list):
+    """Calls ``layer`` on one tensor, or on a list of tensors for merge layers (Add, Concatenate)."""
+    return layer(arguments if len(arguments) > 1 else arguments[0])

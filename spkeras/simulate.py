@@ -190,6 +190,14 @@ class Simulator:
             autograph=False,
         )
 
+    def compiled(self, method):
+        """``method(x, seed)`` compiled once for any batch size (for :func:`record` and :func:`max_input_current`)."""
+        return tf.function(
+            method,
+            autograph=False,
+            input_signature=[tf.TensorSpec((None,) + self.input_shape, tf.float32), tf.TensorSpec((2,), tf.int64)],
+        )
+
     @staticmethod
     def _counting_step(layer):
         def step(current, state):
@@ -206,14 +214,14 @@ class Simulator:
         """Applies a synaptic layer to static (B, ...) or dynamic (C, B, ...) tensors."""
         if not any(dynamic for dynamic, _ in arguments):
             values = [value for _, value in arguments]
-            return False, layer(values if len(values) > 1 else values[0])
+            return False, graph.call_layer(layer, values)
         chunk = self.chunk_size
         merged = []
         for dynamic, value in arguments:
             if not dynamic:
                 value = tf.broadcast_to(value[None], tf.concat([[chunk], tf.shape(value)], axis=0))
             merged.append(tf.reshape(value, tf.concat([[chunk * batch], tf.shape(value)[2:]], axis=0)))
-        output = layer(merged if len(merged) > 1 else merged[0])
+        output = graph.call_layer(layer, merged)
         return True, tf.reshape(output, tf.concat([[chunk, batch], tf.shape(output)[1:]], axis=0))
 
     def _static_prefix(self, x):
@@ -224,8 +232,7 @@ class Simulator:
         for position, node in enumerate(self.nodes[1:], start=1):
             if isinstance(node.layer, IntegrateAndFire) or any(i not in values for i in node.inputs):
                 continue
-            arguments = [values[i] for i in node.inputs]
-            values[position] = node.layer(arguments if len(arguments) > 1 else arguments[0])
+            values[position] = graph.call_layer(node.layer, [values[i] for i in node.inputs])
         return values
 
     def _chunk(self, x, static, states, batch, chunk_index, seed, trains=None):
@@ -384,11 +391,7 @@ def max_input_current(model: keras.Model, x, timesteps: int, batch_size: int = 1
         >>> # currents = max_input_current(keras.Model(snn.inputs, neuron_layer.input), x_calibration, 32)
     """
     simulator = Simulator(model, timesteps, require_neurons=False)
-    function = tf.function(
-        simulator._run_output_max,
-        autograph=False,
-        input_signature=[tf.TensorSpec((None,) + simulator.input_shape, tf.float32), tf.TensorSpec((2,), tf.int64)],
-    )
+    function = simulator.compiled(simulator._run_output_max)
     largest = None
     for index, batch in enumerate(iterate_batches(x, batch_size)):
         value = function(batch, tf.constant([0, index], tf.int64)).numpy()
@@ -430,11 +433,7 @@ def record(
     simulator = Simulator(snn, timesteps, chunk_size=chunk_size, encoding=encoding)
     batch_size = validation.check_batch_size(batch_size)
     x = validation.check_array_inputs(x, simulator.input_shape, "x")
-    function = tf.function(
-        simulator._run_record,
-        autograph=False,
-        input_signature=[tf.TensorSpec((None,) + simulator.input_shape, tf.float32), tf.TensorSpec((2,), tf.int64)],
-    )
+    function = simulator.compiled(simulator._run_record)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in simulator.layer_names + ["output"]}
     for index, batch in enumerate(iterate_batches(x, batch_size)):
         output, layer_values = function(batch, tf.constant([seed, index], tf.int64))
@@ -498,25 +497,26 @@ def evaluate(
     events = np.zeros_like(spikes)
     progress = keras.utils.Progbar(len(x), verbose=1 if verbose else 0, unit_name="image")
     strategy = distribute.resolve_strategy(strategy)
-    if strategy is not None:
-        arrays = (np.asarray(x, dtype="float32"), labels)
-        run = distribute.replicated(strategy, simulator._run_batch)
-        for index, (batch, batch_labels) in distribute.distributed_batches(strategy, arrays, batch_size):
-            for part in run(batch, batch_labels, tf.constant([seed, index], tf.int64)):
-                correct += part[0]
-                spikes += part[1]
-                events += part[2]
-            progress.update(min((index + 1) * batch_size, len(x)))
-    else:
+
+    def batch_results():
+        """Yields ``(images done, [(correct, spikes, events) per replica])`` for each (global) batch."""
+        if strategy is not None:
+            run = distribute.replicated(strategy, simulator._run_batch)
+            arrays = (np.asarray(x, dtype="float32"), labels)
+            for index, (batch, batch_labels) in distribute.distributed_batches(strategy, arrays, batch_size):
+                yield (index + 1) * batch_size, run(batch, batch_labels, tf.constant([seed, index], tf.int64))
+            return
         for index, (start, batch) in enumerate(zip(range(0, len(x), batch_size), iterate_batches(x, batch_size))):
             batch_labels = tf.constant(labels[start : start + batch_size])
-            batch_correct, batch_spikes, batch_events = simulator.run_batch(
-                batch, batch_labels, tf.constant([seed, index], tf.int64)
-            )
-            correct += batch_correct.numpy()
-            spikes += batch_spikes.numpy()
-            events += batch_events.numpy()
-            progress.update(min(start + batch_size, len(x)))
+            parts = simulator.run_batch(batch, batch_labels, tf.constant([seed, index], tf.int64))
+            yield start + batch_size, [[part.numpy() for part in parts]]
+
+    for done, replicas in batch_results():
+        for batch_correct, batch_spikes, batch_events in replicas:
+            correct += batch_correct
+            spikes += batch_spikes
+            events += batch_events
+        progress.update(min(done, len(x)))
     wall_time = time.perf_counter() - started
     logger.info("Simulated %d images for %d steps in %.2f s.", len(x), timesteps, wall_time)
     return SimulationResult(
