@@ -67,6 +67,9 @@ class SpikeActivation(keras.layers.Layer):
         array([[0., 3., 4.]], dtype=float32)
     """
 
+    #: A spiking layer (closed-form counts, no time-step rule) for the metrics and ``NeuronNumbers``.
+    spiking_neuron = True
+
     def __init__(
         self,
         threshold=1.0,

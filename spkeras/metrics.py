@@ -19,21 +19,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from spkeras import graph
-from spkeras.layers import IntegrateAndFire
+from spkeras.network import elements, fan_in, spiking_network
 
 ENERGY_PER_AC = 0.9e-12
 ENERGY_PER_MAC = 4.6e-12
-_LINEAR = (keras.layers.Conv2D, keras.layers.Dense)
-
-
-def _elements(shape) -> int:
-    return int(np.prod([d for d in shape[1:]]))
-
-
-def _fan_in(layer) -> int:
-    kernel_shape = tuple(layer.kernel.shape)
-    return int(np.prod(kernel_shape[:-1]))
 
 
 def layer_macs(model: keras.Model) -> dict[str, int]:
@@ -46,9 +35,9 @@ def layer_macs(model: keras.Model) -> dict[str, int]:
         {'dense': 12}
     """
     return {
-        layer.name: _elements(layer.output.shape) * _fan_in(layer)
-        for layer in (node.layer for node in graph.model_graph(model))
-        if isinstance(layer, _LINEAR)
+        node.layer.name: elements(node.layer.output.shape) * fan_in(node.layer)
+        for node in spiking_network(model).nodes
+        if node.role == "synaptic"
     }
 
 
@@ -56,27 +45,20 @@ def mean_fan_out(snn: keras.Model) -> dict[str, float]:
     """Mean number of synapses driven by one spike, for each spiking layer of ``snn``.
 
     Examples:
-        >>> # mean_fan_out(snn) -> {'activation': 288.0, 're_lu': 10.0}
+        >>> import keras
+        >>> from spkeras.layers import IntegrateAndFire
+        >>> inputs = keras.Input((4,))
+        >>> spikes = IntegrateAndFire(name="neurons")(keras.layers.Dense(6)(inputs))
+        >>> mean_fan_out(keras.Model(inputs, keras.layers.Dense(3)(spikes)))
+        {'neurons': 3.0}
     """
-    nodes = graph.model_graph(snn)
-    readers: list[list[int]] = [[] for _ in nodes]
-    for index, node in enumerate(nodes):
-        for source in node.inputs:
-            readers[source].append(index)
+    network = spiking_network(snn)
     result = {}
-    for index, node in enumerate(nodes):
-        if not isinstance(node.layer, IntegrateAndFire):
-            continue
-        total, stack = 0.0, list(readers[index])
-        while stack:
-            position = stack.pop()
-            layer = nodes[position].layer
-            if isinstance(layer, _LINEAR):
-                connections = _elements(layer.output.shape) * _fan_in(layer)
-                total += connections / _elements(layer.input.shape)
-            elif not isinstance(layer, IntegrateAndFire):
-                stack.extend(readers[position])
-        result[node.layer.name] = total
+    for position in network.neuron_positions:
+        total = 0.0
+        for layer in network.downstream_synapses(position):
+            total += elements(layer.output.shape) * fan_in(layer) / elements(layer.input.shape)
+        result[network.nodes[position].layer.name] = total
     return result
 
 
@@ -100,7 +82,12 @@ def summarize(
         ``energy_ann_joules`` and their ratio.
 
     Examples:
-        >>> # summarize(snn, spkeras.evaluate(snn, x, y, timesteps=64))["energy_ratio"]
+        >>> import spkeras
+        >>> sample = spkeras.demo.load_sample()
+        >>> snn = spkeras.convert(spkeras.demo.DEMO_MODEL_PATH, sample["x_calibration"][:50])
+        >>> result = spkeras.evaluate(snn, sample["x_test"][:20], sample["y_test"][:20], timesteps=16)
+        >>> 0 < summarize(snn, result)["energy_ratio"]
+        True
     """
     macs = layer_macs(snn)
     fan_out = mean_fan_out(snn)
@@ -134,17 +121,61 @@ def firing_rates(snn: keras.Model, x, timesteps: int = 64, batch_size: int = 100
     """Per-neuron firing rates (spikes per step) of every spiking layer, flattened over images and neurons.
 
     Examples:
-        >>> # rates = firing_rates(snn, x_test[:100], timesteps=64); rates["re_lu"].max() <= 1
+        >>> import spkeras
+        >>> sample = spkeras.demo.load_sample()
+        >>> snn = spkeras.convert(spkeras.demo.DEMO_MODEL_PATH, sample["x_calibration"][:50])
+        >>> rates = firing_rates(snn, sample["x_test"][:10], timesteps=16)
+        >>> all(0 <= rate.min() and rate.max() <= 1 for rate in rates.values())
+        True
     """
     from spkeras.simulate import record
 
     values = record(snn, x, timesteps=timesteps, batch_size=batch_size)
     rates = {}
-    for node in graph.model_graph(snn):
-        layer = node.layer
-        if isinstance(layer, IntegrateAndFire):
-            value = values[layer.name]
-            if layer.spike_value == "threshold":
-                value = value / keras.ops.convert_to_numpy(layer.threshold)
-            rates[layer.name] = np.asarray(value).reshape(-1)
+    for layer in spiking_network(snn).neuron_layers:
+        value = values[layer.name]
+        if layer.spike_value == "threshold":
+            value = value / keras.ops.convert_to_numpy(layer.threshold)
+        rates[layer.name] = np.asarray(value).reshape(-1)
     return rates
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean categorical cross-entropy of ``softmax(logits)`` against integer labels (float64, stable).
+
+    Examples:
+        >>> round(cross_entropy(np.array([[0.0, 0.0]]), np.array([1])), 4)  # log 2
+        0.6931
+    """
+    logits = np.asarray(logits, dtype="float64")
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-np.mean(log_probs[np.arange(len(labels)), labels]))
+
+
+def clipped_cross_entropy(counts: np.ndarray, labels: np.ndarray, epsilon: float = 1e-7) -> float:
+    """Keras's categorical cross-entropy on the probabilities ``softmax(counts)`` (clipped to [ε, 1 − ε]).
+
+    Examples:
+        >>> round(clipped_cross_entropy(np.array([[100.0, 0.0]]), np.array([0])), 6)  # p clipped to 1 - 1e-7
+        0.0
+    """
+    counts = np.asarray(counts, dtype="float64")
+    probabilities = np.exp(counts - counts.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    picked = np.clip(probabilities[np.arange(len(labels)), labels], epsilon, 1.0 - epsilon)
+    return float(-np.mean(np.log(picked)))
+
+
+def count_histogram(counts: np.ndarray, histogram: np.ndarray | None = None) -> np.ndarray:
+    """Adds ``counts`` (spike counts per neuron) to ``histogram[k]`` = number of neurons with k spikes.
+
+    Examples:
+        >>> count_histogram(np.array([0, 2, 2]), np.array([1, 1])).tolist()
+        [2, 1, 2]
+    """
+    new = np.bincount(np.floor(counts).astype("int64").ravel())
+    if histogram is None:
+        return new
+    size = max(len(new), len(histogram))
+    return np.pad(histogram, (0, size - len(histogram))) + np.pad(new, (0, size - len(new)))

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from spkeras import io, methods, validation
-from spkeras.calibrate import collect_statistics
+from spkeras.calibration import collect_statistics, max_input_current
 from spkeras.convert.batchnorm import fold_batchnorm
 from spkeras.convert.build import build_folded_ann, build_model
 from spkeras.convert.lower import layer_report, lower_model
@@ -18,7 +18,6 @@ from spkeras.convert.registry import UnsupportedLayerError, register_converter, 
 from spkeras.convert.scaling import plan_snn
 from spkeras.layers import NEURON_CLASSES
 from spkeras.methods.base import CalibrationContext
-from spkeras.simulate import max_input_current
 
 logger = logging.getLogger(__name__)
 

@@ -81,6 +81,8 @@ class IntegrateAndFire(keras.layers.Layer):
     """
 
     supported_resets = RESET_MODES
+    #: Marks the layer as a spiking layer for the simulator, the closed form and the metrics.
+    spiking_neuron = True
     #: Whether spikes can be negative (the simulator then counts |spikes|).
     signed_spikes = False
     #: Whether one event can carry several spikes (the simulator then counts events separately).

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from spkeras.calibrate import SiteStatistics
+from spkeras.calibration.statistics import SiteStatistics
 
 _METHODS: dict[str, type[ThresholdPolicy]] = {}
 

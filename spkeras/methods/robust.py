@@ -1,7 +1,7 @@
 """Robust normalisation (Rueckauer et al., Front. Neurosci. 2017): λ_l = the p-th percentile.
 
 The percentile (default 99.9) is taken over the positive activations of the layer, read from a streaming
-log-histogram (bounded memory, see :mod:`spkeras.calibrate`). Reset by subtraction.
+log-histogram (bounded memory, see :mod:`spkeras.calibration`). Reset by subtraction.
 """
 
 from spkeras.methods.base import ThresholdPolicy, check_percentile, register_method

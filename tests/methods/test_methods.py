@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from spkeras.calibrate import collect_statistics
+from spkeras.calibration import collect_statistics
 from spkeras.methods import ThresholdPolicy, available_methods, get_method, register_method
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from spkeras import distribute
+from spkeras.calibration.batches import iterate_batches
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,13 @@ class SiteStatistics:
         Returns 0 when no activation was positive.
 
         Examples:
-            >>> # stats.percentile(99.9)
+            >>> import numpy as np
+            >>> from spkeras.calibration.statistics import HISTOGRAM_BINS
+            >>> histogram = np.zeros(HISTOGRAM_BINS, dtype="int64")
+            >>> histogram[HISTOGRAM_BINS // 2] = 10  # ten activations just above 1.0
+            >>> stats = SiteStatistics("relu", 1.001, np.array([1.001]), histogram, positive_count=10, count=20)
+            >>> round(stats.percentile(50.0), 3)
+            1.001
         """
         if not 0.0 < percentile <= 100.0:
             raise ValueError(f"`percentile` must be in (0, 100]. Received: {percentile!r}.")
@@ -68,17 +75,6 @@ class SiteStatistics:
         width = (high - low) / len(self.histogram)
         value = 10.0 ** (low + (bin_index + float(np.clip(fraction, 0.0, 1.0))) * width)
         return float(min(value, self.maximum))
-
-
-def iterate_batches(data, batch_size: int):
-    """Yields float32 batches from a NumPy array or a ``tf.data.Dataset`` (of inputs or (inputs, labels))."""
-    if isinstance(data, tf.data.Dataset):
-        for element in data:
-            batch = element[0] if isinstance(element, (tuple, list)) else element
-            yield tf.cast(batch, tf.float32)
-        return
-    for start in range(0, len(data), batch_size):
-        yield tf.convert_to_tensor(np.asarray(data[start : start + batch_size], dtype="float32"))
 
 
 def collect_statistics(
@@ -104,7 +100,13 @@ def collect_statistics(
         One :class:`SiteStatistics` per site layer, in order.
 
     Examples:
-        >>> # stats = collect_statistics(folded_ann, relu_layers, x_calibration)
+        >>> import keras, numpy as np
+        >>> inputs = keras.Input((3,))
+        >>> relu = keras.layers.ReLU()
+        >>> model = keras.Model(inputs, relu(inputs))
+        >>> (stats,) = collect_statistics(model, [relu], np.array([[1.0, -2.0, 3.0]], "float32"))
+        >>> stats.maximum, stats.channel_maximum.tolist(), stats.positive_count
+        (3.0, [1.0, 0.0, 3.0], 2)
     """
     if not site_layers:
         return []

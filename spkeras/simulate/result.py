@@ -1,0 +1,82 @@
+"""The result of one simulation run: accuracy at every time step and spike counts per layer."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class SimulationResult:
+    """What one simulation run measured.
+
+    Attributes:
+        timesteps: Number of simulated steps T.
+        accuracy: Accuracy after each step, shape ``(T,)``; ``accuracy[t-1]`` is the accuracy at step t.
+        layer_names: Names of the spiking layers, in network order.
+        spikes_per_step: Mean spikes per image emitted by each spiking layer at each step, shape ``(T, L)``.
+            For augmented spikes this is the sum of the coefficients ``|k|``.
+        events_per_step: Mean spike *events* per image (steps with a non-zero output), shape ``(T, L)``;
+            equal to ``spikes_per_step`` except for augmented spikes.
+        num_images: Number of evaluated images.
+        wall_time: Seconds spent simulating (including compilation).
+        encoding: Input encoding used.
+    """
+
+    timesteps: int
+    accuracy: np.ndarray
+    layer_names: list[str]
+    spikes_per_step: np.ndarray
+    num_images: int
+    wall_time: float
+    encoding: str = "analog"
+    events_per_step: np.ndarray | None = None
+
+    def accuracy_at(self, step: int) -> float:
+        """Accuracy after ``step`` time steps (1 ≤ step ≤ T)."""
+        if not 1 <= step <= self.timesteps:
+            raise ValueError(f"`step` must be in [1, {self.timesteps}]. Received: step={step!r}.")
+        return float(self.accuracy[step - 1])
+
+    def spikes_per_image(self, step: int | None = None) -> float:
+        """Mean number of spikes per image over all layers during steps 1..step (default: all T)."""
+        step = self.timesteps if step is None else step
+        return float(self.spikes_per_step[:step].sum())
+
+    def spikes_per_layer(self, step: int | None = None) -> dict[str, float]:
+        """Mean spikes per image of each spiking layer during steps 1..step (default: all T)."""
+        step = self.timesteps if step is None else step
+        totals = self.spikes_per_step[:step].sum(axis=0)
+        return {name: float(total) for name, total in zip(self.layer_names, totals)}
+
+    def report_steps(self) -> list[int]:
+        """Powers of two up to T, and T itself."""
+        steps = [2**k for k in range(int(math.log2(self.timesteps)) + 1)]
+        return steps if steps[-1] == self.timesteps else steps + [self.timesteps]
+
+    def table(self, steps: list[int] | None = None, reference_accuracy: float | None = None) -> str:
+        """A plain-text table of accuracy and spikes per image at the given steps."""
+        steps = self.report_steps() if steps is None else steps
+        lines = []
+        if reference_accuracy is not None:
+            lines.append(f"ANN accuracy: {reference_accuracy:.4f}")
+        lines.append(f"{'t':>6}  {'SNN accuracy':>12}  {'spikes/image':>13}")
+        for step in steps:
+            lines.append(f"{step:>6}  {self.accuracy_at(step):>12.4f}  {self.spikes_per_image(step):>13.1f}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable dictionary of the result."""
+        return {
+            "timesteps": self.timesteps,
+            "encoding": self.encoding,
+            "num_images": self.num_images,
+            "wall_time_s": self.wall_time,
+            "accuracy": [float(a) for a in self.accuracy],
+            "layer_names": list(self.layer_names),
+            "spikes_per_image_per_layer": self.spikes_per_layer(),
+            "spikes_per_image": self.spikes_per_image(),
+            "events_per_image": float(self.events_per_step.sum()) if self.events_per_step is not None else None,
+        }
