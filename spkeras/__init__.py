@@ -1,20 +1,47 @@
 """spkeras: convert trained Keras CNNs into spiking neural networks and simulate them over time.
 
+Importing ``spkeras`` is cheap: TensorFlow, Keras and matplotlib are imported when a name that needs them is
+first used (``spkeras.convert``, ``spkeras.metrics``, ``spkeras.plots``, ...), so ``spkeras --help`` answers
+at once. Every submodule is reachable as an attribute after ``import spkeras``. When Keras is already imported,
+``import spkeras`` registers the spiking layer classes with Keras right away (so ``keras.saving.load_model``
+can read converted ``.keras`` files); :func:`spkeras.load_model` always does.
+
 Examples:
     >>> import spkeras
     >>> sample = spkeras.demo.load_sample()
     >>> cnn = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
-    >>> snn = spkeras.convert(cnn, sample["x_calibration"], method="ecc", timesteps=64)
-    >>> result = spkeras.evaluate(snn, sample["x_test"], sample["y_test"], timesteps=64)
+    >>> snn = spkeras.convert(cnn, sample["x_calibration"][:200], method="ecc", timesteps=16)
+    >>> result = spkeras.evaluate(snn, sample["x_test"][:50], sample["y_test"][:50], timesteps=16)
+    >>> result.timesteps
+    16
+    >>> spkeras.metrics.summarize(snn, result)["ann_macs"] > 0
+    True
 """
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the lazy names below resolve to (also read by static tools: mkdocstrings, IDEs)
+    from spkeras import demo, layers, methods
+    from spkeras.analytic import estimate_closed_form
+    from spkeras.convert import convert
+    from spkeras.io import load_model, save_model
+    from spkeras.simulate import SimulationResult, evaluate
 
 __version__ = "0.1.0"
 
-from spkeras import demo, layers, methods  # noqa: E402
-from spkeras.analytic import estimate_closed_form  # noqa: E402
-from spkeras.convert import convert  # noqa: E402
-from spkeras.io import load_model, save_model  # noqa: E402
-from spkeras.simulate import SimulationResult, evaluate  # noqa: E402
+# Public name -> (module, attribute); imported on first access. (`convert` is _Package.convert below.)
+_LAZY_ATTRIBUTES = {
+    "SimulationResult": ("spkeras.simulate", "SimulationResult"),
+    "estimate_closed_form": ("spkeras.analytic", "estimate_closed_form"),
+    "evaluate": ("spkeras.simulate", "evaluate"),
+    "load_model": ("spkeras.io", "load_model"),
+    "save_model": ("spkeras.io", "save_model"),
+}
 
 __all__ = [
     "SimulationResult",
@@ -28,3 +55,49 @@ __all__ = [
     "methods",
     "save_model",
 ]
+
+
+def __getattr__(name: str):
+    """Imports a public function or a submodule (``spkeras.metrics``, ``spkeras.plots``, ...) on first use."""
+    if name in _LAZY_ATTRIBUTES:
+        module_name, attribute = _LAZY_ATTRIBUTES[name]
+        value = getattr(importlib.import_module(module_name), attribute)
+        globals()[name] = value
+        return value
+    if name.startswith("_"):
+        raise AttributeError(f"module 'spkeras' has no attribute '{name}'")
+    try:
+        return importlib.import_module(f"spkeras.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"spkeras.{name}":
+            raise  # the submodule exists but one of its imports is missing
+        raise AttributeError(f"module 'spkeras' has no attribute '{name}'") from None
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | {"metrics", "plots", "simulate", "models", "io", "convert"})
+
+
+class _Package(types.ModuleType):
+    """The ``spkeras`` module type: ``spkeras.convert`` is the function even once the subpackage is imported.
+
+    Importing ``spkeras.convert`` (the subpackage) makes Python bind it as the attribute ``convert`` of
+    ``spkeras``; this property keeps the public function under that name, as an eager
+    ``from spkeras.convert import convert`` would.
+    """
+
+    @property
+    def convert(self):
+        from spkeras.convert import convert
+
+        return convert
+
+    @convert.setter
+    def convert(self, value) -> None:
+        pass  # the import system binding the subpackage; the function keeps the name
+
+
+sys.modules[__name__].__class__ = _Package
+
+if "keras" in sys.modules:  # Keras is loaded anyway: register the spiking layers now, at little cost.
+    importlib.import_module("spkeras.layers")

@@ -1,27 +1,205 @@
 """Command-line interface: ``spkeras convert | evaluate | info | demo``.
 
-Errors in user input end with a one-line message on stderr and exit status 2 (no traceback).
+Standard output carries the results (tables, ``wrote FILE``); progress bars, log messages and errors go to
+standard error. Every argument is checked before any work starts: input files exist and are model or ``.npz``
+files, every output folder exists and is writable, every output has a supported extension, and ``--plot`` has
+matplotlib. A problem in the user's input ends with one line, ``spkeras: error: ...``, on stderr and exit
+status 2 (no traceback, no partial output file).
+
+``spkeras --help`` and ``spkeras --version`` do not import TensorFlow. The other commands import it once, with
+TensorFlow's start-up log lines (oneDNN notices, "could not find cuda drivers", ``failed call to cuInit`` on
+machines without a GPU) filtered out, unless ``TF_CPP_MIN_LOG_LEVEL`` is set in the environment: then
+TensorFlow logs exactly as configured.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import logging
 import os
 import pathlib
+import re
 import sys
+import tempfile
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The built-in method and encoding names, listed here so that building the parser imports no TensorFlow;
+# tests/cli check them against spkeras.methods.available_methods() and spkeras.layers.encoders.ENCODINGS.
+METHOD_NAMES = ("augmapping", "channelwise", "ecc", "max", "opi", "robust", "termapping")
+ENCODING_NAMES = ("analog", "poisson", "count")
+# Extensions --plot accepts; matplotlib picks the format by the extension.
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EXIT_STATUS_TEXT = """exit status:
+  0  success
+  1  'info' found layers that cannot be converted
+  2  bad input: a missing or unreadable file, a wrong extension, an unwritable output folder, a missing
+     optional dependency (matplotlib for --plot), bad data or options; one line on stderr, before any work
+"""
+
+# TensorFlow's C++ start-up lines (absl format, e.g. "I0000 00:00:1796... 123 port.cc:153] oneDNN ...").
+_ABSL_LINE = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ [\w.\-]+:\d+\] ")
+_HARMLESS_ERRORS = re.compile(r"cuInit|cuda|CUDA|cuDNN|cuFFT|cuBLAS|TensorRT|Unable to register")
+_STARTUP_NOISE = (
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "To enable the following instructions:",
+)
+
+
+class UsageError(ValueError):
+    """A problem with the command line or its files, found before any work starts."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# TensorFlow start-up
+
+
+def _startup_line_is_noise(line: str) -> bool:
+    if line.startswith(_STARTUP_NOISE):
+        return True
+    if _ABSL_LINE.match(line):
+        return line[0] in "IW" or (line[0] == "E" and bool(_HARMLESS_ERRORS.search(line)))
+    return False
+
+
+def start_tensorflow() -> None:
+    """Imports TensorFlow and initialises its devices, dropping TensorFlow's start-up log lines.
+
+    TensorFlow writes those lines from C++ straight to file descriptor 2, before its log level is read, so
+    ``TF_CPP_MIN_LOG_LEVEL`` alone cannot silence them: standard error is redirected to a temporary file for
+    the import and the first operation, and every line that is not start-up noise is written back. When the
+    user set ``TF_CPP_MIN_LOG_LEVEL``, nothing is filtered.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:  # the user decided: log exactly as configured
+        import tensorflow as tf
+
+        tf.zeros(())
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    ok = False
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.zeros(())  # the first operation initialises the devices (and logs about CUDA)
+            ok = True
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode("utf-8", errors="replace")
+            lines = text.splitlines(keepends=True)
+            kept = [line for line in lines if not _startup_line_is_noise(line)] if ok else lines
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _results_stay_on_stdout():
+    """Sends everything printed during the work (Keras progress bars) to stderr; stdout keeps the results."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Checking arguments before any work
+
+
+def _check_output(path, option: str, suffixes: tuple[str, ...]) -> pathlib.Path:
+    """An output path: supported extension, existing writable folder, not a folder itself."""
+    path = pathlib.Path(path)
+    if path.suffix.lower() not in suffixes:
+        expected = " or ".join(suffixes) if len(suffixes) < 3 else ", ".join(suffixes[:-1]) + " or " + suffixes[-1]
+        raise UsageError(f"{option} must end in {expected}. Received: {option}='{path}'.")
+    if path.is_dir():
+        raise UsageError(f"{option} is a folder; give a file name. Received: {option}='{path}'.")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"The folder '{folder}' of {option} does not exist. Received: {option}='{path}'.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"The folder '{folder}' of {option} is not writable. Received: {option}='{path}'.")
+    return path
+
+
+def _check_data_file(path, option: str) -> pathlib.Path:
+    path = pathlib.Path(path)
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "not found"
+        raise UsageError(f"Data file {what}. Received: {option}='{path}'.")
+    if path.suffix.lower() != ".npz":
+        raise UsageError(f"{option} must be a NumPy .npz file (numpy.savez). Received: {option}='{path}'.")
+    return path
+
+
+def _check_model_file(path, argument: str) -> pathlib.Path:
+    from spkeras.io import check_model_file
+
+    try:
+        return check_model_file(path, argument)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+
+def _check_matplotlib() -> None:
+    try:
+        importlib.import_module("matplotlib")
+    except ImportError as error:
+        raise UsageError(
+            "--plot needs matplotlib, which is not installed: pip install 'spkeras[plots]' (or pip install "
+            f"matplotlib), or leave out --plot. ({error})"
+        ) from None
+
+
+def _check_method(name: str) -> str:
+    from spkeras.methods import available_methods
+
+    if name not in available_methods():
+        raise UsageError(f"Unknown --method. Received: --method={name!r}; available: {', '.join(available_methods())}.")
+    return name
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _parse_options(items) -> dict:
+    options = {}
+    for item in items or []:
+        name, _, value = item.partition("=")
+        if not name or not value:
+            raise UsageError(f"--option expects NAME=VALUE. Received: '{item}'.")
+        try:
+            options[name] = json.loads(value)
+        except json.JSONDecodeError:
+            options[name] = value  # a plain string, e.g. spike_value=threshold
+    return options
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Data and models
 
 
 def _load_arrays(path, kind: str):
     """Loads inputs (and labels) from an ``.npz`` file; uint8 images are scaled to [0, 1]."""
     import numpy as np
 
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise ValueError(f"Data file not found. Received: {kind}='{path}'.")
+    path = _check_data_file(path, kind)
     try:
         data = np.load(path)
     except Exception as error:
@@ -51,78 +229,176 @@ def _fit_channels(x, model):
     return x
 
 
+def _load(path, argument: str):
+    """Loads a model through spkeras.load_model, with the command line's wording of the messages."""
+    from spkeras.io import _load_model
+
+    return _load_model(path, argument=argument, safe_mode=True, custom_objects=None, command_line=True)
+
+
+def _is_spiking(model) -> bool:
+    from spkeras.layers import IntegrateAndFire
+
+    return any(isinstance(layer, IntegrateAndFire) for layer in model.layers)
+
+
+def _ann_accuracy(model, x, y, batch_size: int) -> float:
+    """Top-1 accuracy of the (non-spiking) ANN ``model`` on ``x``, ``y``."""
+    import numpy as np
+
+    labels = np.asarray(y)
+    labels = np.argmax(labels, axis=-1) if labels.ndim > 1 else labels.reshape(-1)
+    if len(labels) != len(x):
+        raise ValueError(f"The data has {len(x)} inputs but {len(labels)} labels.")
+    predictions = np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=-1)
+    return float(np.mean(predictions == labels))
+
+
+def _labels(path, y, option: str):
+    if y is None:
+        raise ValueError(f"'{path}' has no labels. Received: an .npz without 'y'/'y_test' in {option}.")
+    return y
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Output
+
+
+def _report(result, snn, ann_accuracy: float | None) -> dict:
+    """The JSON report: the result, the ANN baseline, chance level, conversion loss per step and metrics."""
+    from spkeras.metrics import summarize
+
+    classes = int(snn.outputs[0].shape[-1])
+    report = {**result.to_dict(), "ann_accuracy": ann_accuracy, "chance_accuracy": 1.0 / classes}
+    report["conversion_loss"] = None if ann_accuracy is None else [ann_accuracy - a for a in report["accuracy"]]
+    report["metrics"] = summarize(snn, result)
+    return report
+
+
+def _write_json(path, report: dict) -> None:
+    from spkeras.io import write_text
+
+    write_text(path, json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+def _write_plot(path, result, ann_accuracy: float | None, chance: float, title: str) -> None:
+    from spkeras.io import atomic_output
+    from spkeras.plots import plot_accuracy
+
+    figure = plot_accuracy({"SNN": result}, ann_accuracy=ann_accuracy, chance_accuracy=chance, title=title)
+    try:
+        with atomic_output(path) as temporary:
+            figure.savefig(temporary, dpi=120, bbox_inches="tight")
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
+    print(f"wrote {path}")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Commands
+
+
 def _convert(arguments) -> int:
+    output = _check_output(arguments.output, "-o/--output", (".keras",))
+    _check_model_file(arguments.model, "MODEL")
+    _check_data_file(arguments.calibration, "--calibration")
+    if arguments.data:
+        _check_data_file(arguments.data, "--data")
+    options = _parse_options(arguments.option)
+    start_tensorflow()
+    _check_method(arguments.method)
     import spkeras
 
-    model = spkeras.load_model(arguments.model)
+    model = _load(arguments.model, "MODEL")
     x, _ = _load_arrays(arguments.calibration, "--calibration")
     x = _fit_channels(x, model)
     if arguments.limit:
         x = x[: arguments.limit]
-    options = {}
-    for item in arguments.option or []:
-        name, _, value = item.partition("=")
-        if not name or not value:
-            raise ValueError(f"--option expects NAME=VALUE. Received: '{item}'.")
-        try:
-            options[name] = json.loads(value)
-        except json.JSONDecodeError:
-            options[name] = value  # a plain string, e.g. spike_value=threshold
-    output = pathlib.Path(arguments.output)
-    if output.suffix != ".keras":
-        raise ValueError(f"-o/--output must end in .keras. Received: '{output}'.")
-    snn = spkeras.convert(
-        model, x, method=arguments.method, timesteps=arguments.timesteps, verbose=not arguments.quiet, **options
-    )
-    spkeras.save_model(snn, output)
+    if arguments.data:
+        x_test, y_test = _load_arrays(arguments.data, "--data")
+        y_test = _labels(arguments.data, y_test, "--data")
+        x_test = _fit_channels(x_test, model)
+        if arguments.test_limit:
+            x_test, y_test = x_test[: arguments.test_limit], y_test[: arguments.test_limit]
+    with _results_stay_on_stdout():
+        snn = spkeras.convert(
+            model, x, method=arguments.method, timesteps=arguments.timesteps, verbose=not arguments.quiet, **options
+        )
+        spkeras.save_model(snn, output)
     print(f"converted {arguments.model} with method={arguments.method} -> {output}")
-    return 0
+    if arguments.data:
+        with _results_stay_on_stdout():
+            ann_accuracy = _ann_accuracy(model, x_test, y_test, arguments.batch_size)
+            result = spkeras.evaluate(
+                snn,
+                x_test,
+                y_test,
+                timesteps=arguments.timesteps,
+                batch_size=arguments.batch_size,
+                verbose=not arguments.quiet,
+            )
+        print(f"{arguments.data}: {result.num_images} images")
+        print(result.table(reference_accuracy=ann_accuracy))
+    return EXIT_OK
 
 
 def _evaluate(arguments) -> int:
-    import keras
-
+    json_path = _check_output(arguments.json, "--json", (".json",)) if arguments.json else None
+    plot_path = _check_output(arguments.plot, "--plot", PLOT_SUFFIXES) if arguments.plot else None
+    if plot_path:
+        _check_matplotlib()
+    _check_model_file(arguments.model, "MODEL")
+    if arguments.ann:
+        _check_model_file(arguments.ann, "--ann")
+    _check_data_file(arguments.data, "--data")
+    start_tensorflow()
     import spkeras
 
-    path = pathlib.Path(arguments.model)
-    if not path.is_file():
-        raise ValueError(f"Model file not found. Received: '{path}'.")
-    snn = keras.saving.load_model(path, compile=False)
+    snn = _load(arguments.model, "MODEL")
+    if not _is_spiking(snn):
+        raise UsageError(
+            f"MODEL is not a converted spiking model (it has no spiking layers): convert it first with "
+            f"'spkeras convert', or pass it as --ann. Received: MODEL='{arguments.model}'."
+        )
+    ann = _load(arguments.ann, "--ann") if arguments.ann else None
+    if ann is not None and _is_spiking(ann):
+        raise UsageError(f"--ann must be the source ANN, not a converted model. Received: --ann='{arguments.ann}'.")
     x, y = _load_arrays(arguments.data, "--data")
-    if y is None:
-        raise ValueError(f"'{arguments.data}' has no labels. Received an .npz without 'y'/'y_test'.")
+    y = _labels(arguments.data, y, "--data")
     x = _fit_channels(x, snn)
     if arguments.limit:
         x, y = x[: arguments.limit], y[: arguments.limit]
-    result = spkeras.evaluate(
-        snn,
-        x,
-        y,
-        timesteps=arguments.timesteps,
-        encoding=arguments.encoding,
-        batch_size=arguments.batch_size,
-        verbose=not arguments.quiet,
-    )
-    print(result.table())
-    if arguments.json:
-        from spkeras.metrics import summarize
-
-        report = {**result.to_dict(), "metrics": summarize(snn, result)}
-        pathlib.Path(arguments.json).write_text(json.dumps(report, indent=2))
-        print(f"wrote {arguments.json}")
-    if arguments.plot:
-        from spkeras.plots import plot_accuracy
-
-        plot_accuracy({"SNN": result}).savefig(arguments.plot, dpi=120, bbox_inches="tight")
-        print(f"wrote {arguments.plot}")
-    return 0
+    with _results_stay_on_stdout():
+        ann_accuracy = None if ann is None else _ann_accuracy(ann, x, y, arguments.batch_size)
+        result = spkeras.evaluate(
+            snn,
+            x,
+            y,
+            timesteps=arguments.timesteps,
+            encoding=arguments.encoding,
+            batch_size=arguments.batch_size,
+            verbose=not arguments.quiet,
+        )
+    report = _report(result, snn, ann_accuracy)
+    print(result.table(reference_accuracy=ann_accuracy))
+    print(report["metrics"].table())
+    if json_path:
+        _write_json(json_path, report)
+    if plot_path:
+        title = f"{pathlib.Path(arguments.model).name}: {result.num_images} images, {result.encoding} input"
+        _write_plot(plot_path, result, ann_accuracy, report["chance_accuracy"], title)
+    return EXIT_OK
 
 
 def _info(arguments) -> int:
-    import spkeras
+    _check_model_file(arguments.model, "MODEL")
+    start_tensorflow()
     from spkeras.convert import layer_report
 
-    model = spkeras.load_model(arguments.model)
+    model = _load(arguments.model, "MODEL")
     report = layer_report(model, max_pooling=arguments.max_pooling)
     width = max(len(name) for name, _, _ in report) if report else 10
     print(f"model '{model.name}': input {tuple(model.inputs[0].shape[1:])}, {len(report)} layers")
@@ -131,78 +407,149 @@ def _info(arguments) -> int:
         print(f"  {name:<{width}}  {kind:<24} {status}")
     refused = sum(reason is not None for _, _, reason in report)
     print("all layers convert" if not refused else f"{refused} layer(s) cannot be converted")
-    return 0 if not refused else 1
+    return EXIT_OK if not refused else EXIT_REFUSED
+
+
+def dip_note(result) -> str | None:
+    """One line explaining a dip of the accuracy between two reported steps, or ``None`` when it only rises.
+
+    Examples:
+        >>> import numpy as np
+        >>> from spkeras.simulate import SimulationResult
+        >>> result = SimulationResult(4, np.array([0.2, 0.9, 0.8, 0.8]), ["relu"], np.ones((4, 1)), 10, 1.0)
+        >>> print(dip_note(result))  # doctest: +ELLIPSIS
+        note: the accuracy dips from t = 2 to t = 4 before it climbs: ...
+    """
+    steps = result.report_steps()
+    best_step = steps[0]
+    for step in steps[1:]:
+        if result.accuracy_at(step) < result.accuracy_at(best_step) - 1e-9:
+            return (
+                f"note: the accuracy dips from t = {best_step} to t = {step} before it climbs: with max-normalised "
+                "thresholds, a few steps quantise each\nReLU rate coarsely and the errors add up layer by layer; "
+                "they shrink as t grows (post-conversion calibration targets low T)."
+            )
+        if result.accuracy_at(step) > result.accuracy_at(best_step):
+            best_step = step
+    return None
 
 
 def _demo(arguments) -> int:
+    start_tensorflow()
+    _check_method(arguments.method)
     from spkeras.demo import run_demo
 
-    report = run_demo(method=arguments.method, timesteps=arguments.timesteps, verbose=not arguments.quiet)
+    with _results_stay_on_stdout():
+        report = run_demo(method=arguments.method, timesteps=arguments.timesteps, verbose=not arguments.quiet)
     result = report["result"]
     print(f"spkeras demo: bundled MNIST CNN, {result.num_images} test images, method={report['method']}")
     print(result.table(reference_accuracy=report["ann_accuracy"]))
+    note = dip_note(result)
+    if note:
+        print(note)
     print(
         f"conversion {report['conversion_time_s']:.1f} s, simulation {report['simulation_time_s']:.1f} s "
         f"({result.timesteps} steps)"
     )
-    return 0
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``spkeras`` command."""
-    from spkeras import __version__
-    from spkeras.layers.encoders import ENCODINGS
-    from spkeras.methods import available_methods
+    """The argument parser of the ``spkeras`` command (imports neither TensorFlow nor Keras).
 
+    Examples:
+        >>> parser = build_parser()
+        >>> parser.parse_args(["demo", "-T", "16"]).timesteps
+        16
+    """
+    from spkeras import __version__
+
+    methods = ", ".join(METHOD_NAMES)
     parser = argparse.ArgumentParser(
         prog="spkeras",
         description="Convert trained Keras CNNs into spiking neural networks and simulate them.",
-        epilog="Example: spkeras convert cnn.h5 --calibration data.npz --method ecc -T 64 -o snn.keras",
+        epilog="example:\n  spkeras convert cnn.h5 --calibration data.npz --method ecc -T 64 -o snn.keras\n\n"
+        + EXIT_STATUS_TEXT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"spkeras {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (INFO level)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    raw = argparse.RawDescriptionHelpFormatter
 
-    convert = commands.add_parser("convert", help="convert a .h5/.keras CNN into a spiking .keras model")
-    convert.add_argument("model", help="source model (.h5 or .keras)")
+    convert = commands.add_parser(
+        "convert",
+        help="convert a .h5/.keras CNN into a spiking .keras model",
+        epilog=EXIT_STATUS_TEXT,
+        formatter_class=raw,
+    )
+    convert.add_argument("model", metavar="MODEL", help="source model (.h5, .hdf5 or .keras)")
     convert.add_argument("--calibration", required=True, help=".npz with calibration inputs under 'x' (or x_train)")
-    convert.add_argument("--method", default="ecc", choices=available_methods(), help="conversion method (ecc)")
-    convert.add_argument("-T", "--timesteps", type=int, default=64, help="time steps the SNN is meant for (64)")
+    convert.add_argument("--method", default="ecc", metavar="NAME", help=f"conversion method: {methods} (ecc)")
+    convert.add_argument(
+        "-T", "--timesteps", type=_positive_int, default=64, help="time steps the SNN is meant for (64)"
+    )
     convert.add_argument("-o", "--output", required=True, help="output .keras file (written atomically)")
-    convert.add_argument("--limit", type=int, help="use only the first N calibration samples")
+    convert.add_argument("--limit", type=_positive_int, help="use only the first N calibration samples")
     convert.add_argument(
         "--option", action="append", metavar="NAME=VALUE", help="method option, e.g. --option percentile=99.99"
     )
+    convert.add_argument(
+        "--data", help=".npz with test inputs and labels: also measure the ANN and simulate the SNN for T steps"
+    )
+    convert.add_argument("--test-limit", type=_positive_int, help="use only the first N samples of --data")
+    convert.add_argument("--batch-size", type=_positive_int, default=100, help="images per batch for --data (100)")
     convert.add_argument("--quiet", action="store_true", help="no progress bars")
     convert.set_defaults(handler=_convert)
 
-    evaluate = commands.add_parser("evaluate", help="simulate a converted model and report accuracy per step")
-    evaluate.add_argument("model", help="converted model (.keras)")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="simulate a converted model and report accuracy per step",
+        epilog=EXIT_STATUS_TEXT,
+        formatter_class=raw,
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="converted model (.keras)")
     evaluate.add_argument("--data", required=True, help=".npz with inputs 'x'/'x_test' and labels 'y'/'y_test'")
-    evaluate.add_argument("-T", "--timesteps", type=int, default=64, help="number of time steps (64)")
-    evaluate.add_argument("--encoding", default="analog", choices=ENCODINGS, help="input encoding (analog)")
-    evaluate.add_argument("--batch-size", type=int, default=100, help="images simulated together (100)")
-    evaluate.add_argument("--limit", type=int, help="evaluate only the first N samples")
-    evaluate.add_argument("--json", help="write the result and metrics to this JSON file")
-    evaluate.add_argument("--plot", help="save an accuracy-vs-time-steps plot (PNG) here")
+    evaluate.add_argument("--ann", help="the source ANN (.h5/.keras): measure its accuracy on the same data")
+    evaluate.add_argument("-T", "--timesteps", type=_positive_int, default=64, help="number of time steps (64)")
+    evaluate.add_argument("--encoding", default="analog", choices=ENCODING_NAMES, help="input encoding (analog)")
+    evaluate.add_argument("--batch-size", type=_positive_int, default=100, help="images simulated together (100)")
+    evaluate.add_argument("--limit", type=_positive_int, help="evaluate only the first N samples")
+    evaluate.add_argument("--json", help="write the result, ANN baseline and metrics to this .json file")
+    evaluate.add_argument(
+        "--plot",
+        help="save an accuracy-vs-time-steps plot here (.png, .pdf or .svg, by extension; needs matplotlib)",
+    )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
     evaluate.set_defaults(handler=_evaluate)
 
-    info = commands.add_parser("info", help="list a model's layers and whether each converts (and why not)")
-    info.add_argument("model", help="model file (.h5 or .keras)")
+    info = commands.add_parser(
+        "info",
+        help="list a model's layers and whether each converts (and why not)",
+        epilog="exit status:\n  0  every layer converts\n  1  some layer cannot be converted\n  2  bad input\n",
+        formatter_class=raw,
+    )
+    info.add_argument("model", metavar="MODEL", help="model file (.h5, .hdf5 or .keras)")
     info.add_argument("--max-pooling", default="average", choices=["average", "error"], help="MaxPooling2D policy")
     info.set_defaults(handler=_info)
 
-    demo = commands.add_parser("demo", help="convert and simulate the bundled MNIST CNN")
-    demo.add_argument("--method", default="ecc", choices=available_methods(), help="conversion method (ecc)")
-    demo.add_argument("-T", "--timesteps", type=int, default=64, help="number of time steps (64)")
+    demo = commands.add_parser(
+        "demo", help="convert and simulate the bundled MNIST CNN", epilog=EXIT_STATUS_TEXT, formatter_class=raw
+    )
+    demo.add_argument("--method", default="ecc", metavar="NAME", help=f"conversion method: {methods} (ecc)")
+    demo.add_argument("-T", "--timesteps", type=_positive_int, default=64, help="number of time steps (64)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(handler=_demo)
     return parser
 
 
 def main(argv=None) -> int:
-    """Entry point of the ``spkeras`` command; returns the exit status."""
+    """Entry point of the ``spkeras`` command; returns the exit status.
+
+    Examples:
+        >>> main(["info", "no-such-model.h5"])
+        2
+    """
     parser = build_parser()
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if arguments.verbose else logging.WARNING, format="%(message)s")
@@ -211,7 +558,10 @@ def main(argv=None) -> int:
     except (ValueError, TypeError, OSError) as error:
         message = " ".join(str(error).split())
         print(f"spkeras: error: {message}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("spkeras: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

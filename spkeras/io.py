@@ -1,27 +1,242 @@
-"""Loading source models safely and saving converted ones atomically."""
+"""Loading source models safely and saving converted ones atomically.
+
+Files are checked before Keras reads them, so a wrong file gets a message that says what is wrong with it: it
+does not exist, it is not a zip archive (``.keras``) or not an HDF5 file (``.h5``), it is truncated, or it
+holds weights only. Outputs are written to a temporary file in the destination folder and renamed into place,
+so an interrupted save never leaves a half-written file, and they get the mode any new file of the user gets
+(``0o666`` minus the umask).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pathlib
 import tempfile
+import zipfile
+from typing import TYPE_CHECKING
 
-import keras
+if TYPE_CHECKING:
+    import keras
 
 logger = logging.getLogger(__name__)
 
 MODEL_SUFFIXES = (".h5", ".hdf5", ".keras")
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_ZIP_SIGNATURE = b"PK\x03\x04"
+
+
+def current_umask() -> int:
+    """The process's file-mode creation mask (umask), read without changing it where the OS allows.
+
+    Examples:
+        >>> 0 <= current_umask() <= 0o777
+        True
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:  # Linux: read it, no global change
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the only portable way to read it is to set it and put it back
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_output(path, mode: int | None = None):
+    """Yields a temporary path next to ``path``; on success it is renamed to ``path``, on failure deleted.
+
+    The temporary file keeps ``path``'s suffix (writers such as ``savefig`` choose the format by it), and the
+    final file gets ``mode`` (default: ``0o666`` minus the user's umask, like any newly created file).
+
+    Args:
+        path: The destination file; its folder must exist.
+        mode: Permission bits of the final file.
+
+    Yields:
+        A ``pathlib.Path`` to write to.
+
+    Raises:
+        ValueError: If the destination folder does not exist.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> with atomic_output(folder / "report.json") as temporary:
+        ...     _ = temporary.write_text('{"ok": true}')
+        >>> (folder / "report.json").read_text()
+        '{"ok": true}'
+        >>> sorted(p.name for p in folder.iterdir())  # no temporary file left behind
+        ['report.json']
+    """
+    path = pathlib.Path(path)
+    if not path.parent.is_dir():
+        raise ValueError(f"The folder of the output file does not exist. Received: path='{path}'.")
+    handle, temporary = tempfile.mkstemp(suffix=path.suffix, prefix=f".{path.stem}.", dir=path.parent)
+    os.close(handle)
+    temporary = pathlib.Path(temporary)
+    try:
+        yield temporary
+        os.chmod(temporary, (0o666 & ~current_umask()) if mode is None else mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
+
+
+def write_text(path, text: str) -> pathlib.Path:
+    """Writes ``text`` (UTF-8) to ``path`` atomically: readers see the old file or the complete new one.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "result.json"
+        >>> write_text(path, "{}").read_text()
+        '{}'
+    """
+    path = pathlib.Path(path)
+    with atomic_output(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return path
+
+
+def _describe(path: pathlib.Path, argument: str) -> str:
+    return f"Received: {argument}='{path}'."
+
+
+def check_model_file(path, argument: str = "path") -> pathlib.Path:
+    """Checks that ``path`` looks like a complete Keras model file, without importing Keras.
+
+    Args:
+        path: A ``.h5``/``.hdf5`` or ``.keras`` file.
+        argument: How the caller names the file in messages (e.g. ``"MODEL"`` or ``"--ann"``).
+
+    Returns:
+        The path.
+
+    Raises:
+        ValueError: If the file does not exist, is a folder, is empty, has an unknown extension, is not a zip
+            archive (``.keras``) or an HDF5 file (``.h5``), is truncated, or holds no model architecture.
+
+    Examples:
+        >>> import spkeras
+        >>> check_model_file(spkeras.demo.DEMO_MODEL_PATH).name
+        'demo_mnist_cnn.h5'
+        >>> check_model_file("nope.keras", argument="MODEL")
+        Traceback (most recent call last):
+        ...
+        ValueError: Model file not found. Received: MODEL='nope.keras'. Check the path (and the working directory).
+    """
+    path = pathlib.Path(path)
+    received = _describe(path, argument)
+    if not path.exists():
+        raise ValueError(f"Model file not found. {received} Check the path (and the working directory).")
+    if path.is_dir():
+        raise ValueError(f"The model path is a folder, not a file. {received}")
+    suffix = path.suffix.lower()
+    if suffix not in MODEL_SUFFIXES:
+        raise ValueError(
+            f"Unknown model file type '{path.suffix}'. {received} "
+            f"Expected one of {MODEL_SUFFIXES} (save with model.save('model.keras'))."
+        )
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError as error:
+        raise ValueError(f"Cannot read the model file: {error.strerror}. {received}") from error
+    prefix = f"Could not load a Keras model from '{path}':"
+    if not head:
+        raise ValueError(f"{prefix} the file is empty (0 bytes). {received}")
+    if suffix == ".keras":
+        if head.startswith(_HDF5_SIGNATURE):
+            raise ValueError(f"{prefix} it is an HDF5 (.h5) file with a .keras name; rename it to .h5. {received}")
+        if not head.startswith(_ZIP_SIGNATURE):
+            raise ValueError(
+                f"{prefix} it is not a .keras file (a .keras model is a zip archive; this file is not one). {received}"
+            )
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, OSError) as error:
+            raise ValueError(
+                f"{prefix} the zip archive is truncated or damaged ({error}); was the download or copy "
+                f"interrupted? {received}"
+            ) from error
+        if "config.json" not in names:
+            raise ValueError(f"{prefix} the zip archive holds no Keras model (no config.json). {received}")
+        return path
+    if head.startswith(_ZIP_SIGNATURE):
+        raise ValueError(f"{prefix} it is a .keras zip archive with an {suffix} name; rename it to .keras. {received}")
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        raise ValueError(f"{prefix} it is not an HDF5 file (a {suffix} model is one). {received}")
+    try:
+        with h5py.File(path, "r") as handle:
+            has_model = "model_config" in handle.attrs
+    except OSError as error:
+        raise ValueError(
+            f"{prefix} the HDF5 file is truncated or damaged ({error}); was the download or copy interrupted? "
+            f"{received}"
+        ) from error
+    if not has_model:
+        raise ValueError(
+            f"{prefix} the HDF5 file holds no model architecture (weights only?). Save the whole model with "
+            f"model.save('model.h5') or model.save('model.keras'). {received}"
+        )
+    return path
+
+
+def _load_model(path, *, argument: str, safe_mode: bool, custom_objects: dict | None, command_line: bool):
+    """load_model's body; ``command_line`` words the custom-object hint for the ``spkeras`` command."""
+    import keras
+
+    import spkeras.layers  # noqa: F401  (registers the spiking layer classes: converted models load too)
+
+    if isinstance(path, keras.Model):
+        return path
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"`{argument}` must be a file path or a keras.Model. Received: {type(path).__name__}.")
+    path = check_model_file(path, argument)
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=safe_mode, custom_objects=custom_objects)
+    except Exception as error:  # Keras raises many types for unreadable files; report them in one way.
+        text = " ".join(str(error).split())
+        if "Could not locate" in text or "Unknown layer" in text or "Unknown object" in text:
+            hint = (
+                "The model uses a custom layer or function, which the command line cannot load; load it in "
+                "Python with spkeras.load_model(path, custom_objects={...}) and convert it there."
+                if command_line
+                else "The model uses a custom layer or function: pass it in `custom_objects`, or register it with "
+                "keras.saving.register_keras_serializable before loading."
+            )
+        else:
+            hint = "Check that the file is a complete Keras .h5/.keras model (not weights only)."
+        raise ValueError(
+            f"Could not load a Keras model from '{path}': {type(error).__name__}: {text}. {hint} "
+            f"{_describe(path, argument)}"
+        ) from error
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"'{path}' does not contain a Keras model. Received: {type(model).__name__} from {argument}='{path}'."
+        )
+    logger.info("Loaded model '%s' (%d layers) from %s.", model.name, len(model.layers), path)
+    return model
 
 
 def load_model(path, safe_mode: bool = True, custom_objects: dict | None = None) -> keras.Model:
     """Loads a Keras model from a Keras-2 era ``.h5`` (legacy HDF5) or a Keras 3 ``.keras`` file.
 
     The file is only read; it is never modified. The model is loaded without its training configuration
-    (``compile=False``): conversion only needs the architecture and the weights.
+    (``compile=False``): conversion only needs the architecture and the weights. Converted spiking models load
+    too (their layer classes are registered first).
 
     Args:
-        path: Path of a ``.h5``/``.hdf5`` or ``.keras`` file.
+        path: Path of a ``.h5``/``.hdf5`` or ``.keras`` file (or a ``keras.Model``, returned as is).
         safe_mode: Refuse to deserialise arbitrary code (e.g. ``Lambda`` layers) in ``.keras`` files.
             Keep ``True`` for files you did not write yourself.
         custom_objects: Custom layers or functions the file refers to.
@@ -30,7 +245,9 @@ def load_model(path, safe_mode: bool = True, custom_objects: dict | None = None)
         The ``keras.Model``.
 
     Raises:
-        ValueError: If the file does not exist, has an unknown extension, or is not a readable Keras model.
+        ValueError: If the file does not exist, has an unknown extension, is not a zip archive (``.keras``) or
+            an HDF5 file (``.h5``), is truncated, holds weights only, or is not a readable Keras model. The
+            message names the file.
 
     Examples:
         >>> import spkeras
@@ -38,58 +255,38 @@ def load_model(path, safe_mode: bool = True, custom_objects: dict | None = None)
         >>> model.outputs[0].shape
         (None, 10)
     """
-    if isinstance(path, keras.Model):
-        return path
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"`path` must be a file path or a keras.Model. Received: {type(path).__name__}.")
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise ValueError(f"Model file not found. Received: path='{path}'. Check the path (and the working directory).")
-    if path.suffix.lower() not in MODEL_SUFFIXES:
-        raise ValueError(
-            f"Unknown model file type '{path.suffix}'. Received: path='{path}'. "
-            f"Expected one of {MODEL_SUFFIXES} (save with model.save('model.keras'))."
-        )
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=safe_mode, custom_objects=custom_objects)
-    except Exception as error:  # Keras raises many types for unreadable files; report them in one way.
-        raise ValueError(
-            f"Could not load a Keras model from '{path}': {type(error).__name__}: {error}. "
-            "Check that the file is a complete Keras .h5/.keras model (not weights only) and that custom "
-            "layers are passed in `custom_objects`."
-        ) from error
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"'{path}' does not contain a Keras model. Received: {type(model).__name__}.")
-    logger.info("Loaded model '%s' (%d layers) from %s.", model.name, len(model.layers), path)
-    return model
+    return _load_model(path, argument="path", safe_mode=safe_mode, custom_objects=custom_objects, command_line=False)
 
 
 def save_model(model: keras.Model, path) -> pathlib.Path:
     """Saves ``model`` to a ``.keras`` file atomically: a failure never leaves a half-written file.
 
+    The file gets the mode of any new file of the user (``0o666`` minus the umask, e.g. ``0o644``).
+
     Args:
         model: The model to save (e.g. a converted spiking model).
-        path: Destination ending in ``.keras``.
+        path: Destination ending in ``.keras``; its folder must exist.
 
     Returns:
         The destination path.
 
+    Raises:
+        ValueError: If ``path`` does not end in ``.keras`` or its folder does not exist.
+
     Examples:
-        >>> # spkeras.save_model(snn, "snn.keras")
+        >>> import pathlib, tempfile
+        >>> import spkeras
+        >>> cnn = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
+        >>> path = spkeras.save_model(cnn, pathlib.Path(tempfile.mkdtemp()) / "cnn.keras")
+        >>> spkeras.load_model(path).name == cnn.name
+        True
     """
     path = pathlib.Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"Converted models are saved as .keras files. Received: path='{path}'.")
     if not path.parent.is_dir():
         raise ValueError(f"The folder of the output file does not exist. Received: path='{path}'.")
-    handle, temporary = tempfile.mkstemp(suffix=".keras", prefix=f".{path.stem}.", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_output(path) as temporary:
         model.save(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
     logger.info("Saved '%s' to %s.", model.name, path)
     return path

@@ -62,12 +62,43 @@ def mean_fan_out(snn: keras.Model) -> dict[str, float]:
     return result
 
 
+class CostSummary(dict):
+    """What :func:`summarize` returns: a plain ``dict`` (JSON-serialisable as is) with a readable :meth:`table`.
+
+    Examples:
+        >>> summary = CostSummary(timesteps=64, synaptic_operations=2.5e6, ann_macs=1.2e6, input_macs=3.2e5,
+        ...                       energy_snn_joules=3.7e-6, energy_ann_joules=5.5e-6, energy_ratio=0.67)
+        >>> print(summary.table())
+        cost per image over 64 steps:
+          synaptic operations (SOPs)      2.50e+06
+          input MACs (analog input)       3.20e+05
+          ANN multiply-accumulates        1.20e+06
+          energy SNN / ANN                3.70 µJ / 5.50 µJ = 0.67
+    """
+
+    def table(self) -> str:
+        """The totals per image as a small plain-text table (SOPs, MACs, energy of the SNN and the ANN)."""
+        rows = [
+            ("synaptic operations (SOPs)", f"{float(self['synaptic_operations']):.2e}"),
+            ("input MACs (analog input)", f"{float(self['input_macs']):.2e}"),
+            ("ANN multiply-accumulates", f"{float(self['ann_macs']):.2e}"),
+            (
+                "energy SNN / ANN",
+                f"{self['energy_snn_joules'] * 1e6:.2f} µJ / {self['energy_ann_joules'] * 1e6:.2f} µJ"
+                f" = {self['energy_ratio']:.2f}",
+            ),
+        ]
+        lines = [f"cost per image over {self['timesteps']} steps:"]
+        lines += [f"  {name:<30}  {value}" for name, value in rows]
+        return "\n".join(lines)
+
+
 def summarize(
     snn: keras.Model,
     result,
     energy_per_ac: float = ENERGY_PER_AC,
     energy_per_mac: float = ENERGY_PER_MAC,
-) -> dict:
+) -> CostSummary:
     """Synaptic operations, MACs and energy of one simulation result, per image.
 
     Args:
@@ -77,17 +108,20 @@ def summarize(
         energy_per_mac: Joules per multiply-accumulate.
 
     Returns:
-        A dict with ``ann_macs``, ``input_macs`` (real-valued first-layer work over T steps, analog input only),
-        ``synaptic_operations`` (total and per layer), ``spikes_per_image`` (per layer), ``energy_snn_joules``,
-        ``energy_ann_joules`` and their ratio.
+        A :class:`CostSummary`: a dict with ``ann_macs``, ``input_macs`` (real-valued first-layer work over T
+        steps, analog input only), ``synaptic_operations`` (total and per layer), ``spikes_per_image`` (per
+        layer), ``energy_snn_joules``, ``energy_ann_joules`` and their ratio; ``.table()`` formats it.
 
     Examples:
         >>> import spkeras
         >>> sample = spkeras.demo.load_sample()
         >>> snn = spkeras.convert(spkeras.demo.DEMO_MODEL_PATH, sample["x_calibration"][:50])
         >>> result = spkeras.evaluate(snn, sample["x_test"][:20], sample["y_test"][:20], timesteps=16)
-        >>> 0 < summarize(snn, result)["energy_ratio"]
+        >>> summary = summarize(snn, result)
+        >>> 0 < summary["energy_ratio"]
         True
+        >>> print(summary.table().splitlines()[0])
+        cost per image over 16 steps:
     """
     macs = layer_macs(snn)
     fan_out = mean_fan_out(snn)
@@ -101,20 +135,22 @@ def summarize(
     ann_macs = int(sum(macs.values()))
     energy_snn = total_sops * energy_per_ac + input_macs * energy_per_mac
     energy_ann = ann_macs * energy_per_mac
-    return {
-        "timesteps": result.timesteps,
-        "ann_macs": ann_macs,
-        "input_macs": int(input_macs),
-        "synaptic_operations": total_sops,
-        "synaptic_operations_per_layer": per_layer,
-        "mean_fan_out": fan_out,
-        "spikes_per_image": spikes,
-        "energy_per_ac_joules": energy_per_ac,
-        "energy_per_mac_joules": energy_per_mac,
-        "energy_snn_joules": energy_snn,
-        "energy_ann_joules": energy_ann,
-        "energy_ratio": energy_snn / energy_ann if energy_ann else float("nan"),
-    }
+    return CostSummary(
+        {
+            "timesteps": result.timesteps,
+            "ann_macs": ann_macs,
+            "input_macs": int(input_macs),
+            "synaptic_operations": total_sops,
+            "synaptic_operations_per_layer": per_layer,
+            "mean_fan_out": fan_out,
+            "spikes_per_image": spikes,
+            "energy_per_ac_joules": energy_per_ac,
+            "energy_per_mac_joules": energy_per_mac,
+            "energy_snn_joules": energy_snn,
+            "energy_ann_joules": energy_ann,
+            "energy_ratio": energy_snn / energy_ann if energy_ann else float("nan"),
+        }
+    )
 
 
 def firing_rates(snn: keras.Model, x, timesteps: int = 64, batch_size: int = 100) -> dict[str, np.ndarray]:

@@ -21,17 +21,30 @@ def _pyplot():
     return plt
 
 
-def plot_accuracy(results: dict, ann_accuracy: float | None = None, title: str | None = None):
-    """Accuracy against time steps (log-2 x axis), one line per result, and the ANN as a dashed line.
+def plot_accuracy(
+    results: dict,
+    ann_accuracy: float | None = None,
+    title: str | None = None,
+    chance_accuracy: float | None = None,
+):
+    """Accuracy against time steps (log-2 x axis), one line per result, the ANN as a dashed line.
 
     Args:
         results: Maps a label (e.g. a method name) to a :class:`~spkeras.simulate.SimulationResult` or to a
             sequence of accuracies at t = 1..T.
         ann_accuracy: The ANN's accuracy on the same data, drawn as a horizontal dashed line.
         title: Figure title.
+        chance_accuracy: Accuracy of guessing (1 / number of classes), drawn as a dotted line.
+
+    Returns:
+        The ``matplotlib.figure.Figure``.
 
     Examples:
-        >>> # plot_accuracy({"ecc": result}, ann_accuracy=0.987).savefig("accuracy.png")
+        >>> figure = plot_accuracy({"ecc": [0.2, 0.7, 0.9, 0.95]}, ann_accuracy=0.97, chance_accuracy=0.1)
+        >>> [line.get_label() for line in figure.axes[0].get_lines()]
+        ['ecc', 'ANN', 'chance']
+        >>> import matplotlib.pyplot as plt
+        >>> plt.close(figure)
     """
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6.4, 4.0))
@@ -40,10 +53,12 @@ def plot_accuracy(results: dict, ann_accuracy: float | None = None, title: str |
         axes.plot(np.arange(1, len(accuracy) + 1), accuracy, label=str(label))
     if ann_accuracy is not None:
         axes.axhline(ann_accuracy, color="black", linestyle="--", linewidth=1, label="ANN")
+    if chance_accuracy is not None:
+        axes.axhline(chance_accuracy, color="grey", linestyle=":", linewidth=1, label="chance")
     axes.set_xscale("log", base=2)
     axes.set_xlabel("time steps t")
     axes.set_ylabel("accuracy")
-    axes.set_ylim(0, 1.0)
+    axes.set_ylim(0, 1.02)
     axes.grid(True, alpha=0.3)
     axes.legend()
     axes.set_title(title or "SNN accuracy against time steps")

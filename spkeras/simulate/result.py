@@ -57,14 +57,36 @@ class SimulationResult:
         return steps if steps[-1] == self.timesteps else steps + [self.timesteps]
 
     def table(self, steps: list[int] | None = None, reference_accuracy: float | None = None) -> str:
-        """A plain-text table of accuracy and spikes per image at the given steps."""
+        """A plain-text table of accuracy and spikes per image at the given steps.
+
+        Args:
+            steps: The steps to show (default: :meth:`report_steps`, i.e. 1, 2, 4, ..., T).
+            reference_accuracy: The source ANN's accuracy on the same data: printed above the table, with a
+                column ``ANN - SNN`` (the conversion loss) at each step.
+
+        Returns:
+            The table as text.
+
+        Examples:
+            >>> result = SimulationResult(4, np.array([0.5, 0.8, 0.9, 0.95]), ["relu"], np.ones((4, 1)), 100, 1.0)
+            >>> print(result.table(reference_accuracy=0.97))
+            ANN accuracy: 0.9700
+                 t  SNN accuracy  ANN - SNN   spikes/image
+                 1        0.5000     0.4700            1.0
+                 2        0.8000     0.1700            2.0
+                 4        0.9500     0.0200            4.0
+        """
         steps = self.report_steps() if steps is None else steps
         lines = []
+        loss_header = ""
         if reference_accuracy is not None:
             lines.append(f"ANN accuracy: {reference_accuracy:.4f}")
-        lines.append(f"{'t':>6}  {'SNN accuracy':>12}  {'spikes/image':>13}")
+            loss_header = f"  {'ANN - SNN':>9}"
+        lines.append(f"{'t':>6}  {'SNN accuracy':>12}{loss_header}  {'spikes/image':>13}")
         for step in steps:
-            lines.append(f"{step:>6}  {self.accuracy_at(step):>12.4f}  {self.spikes_per_image(step):>13.1f}")
+            accuracy = self.accuracy_at(step)
+            loss = "" if reference_accuracy is None else f"  {reference_accuracy - accuracy:>9.4f}"
+            lines.append(f"{step:>6}  {accuracy:>12.4f}{loss}  {self.spikes_per_image(step):>13.1f}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:

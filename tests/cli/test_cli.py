@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from spkeras import cli
-from tests.models import tiny_cnn, tiny_inputs
+from tests.model_zoo import tiny_cnn, tiny_inputs
 
 
 @pytest.fixture
