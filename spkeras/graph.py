@@ -10,6 +10,8 @@ import dataclasses
 
 import keras
 
+from spkeras.errors import UnsupportedLayerError
+
 
 @dataclasses.dataclass(frozen=True)
 class GraphNode:
@@ -53,6 +55,7 @@ def model_graph(model: keras.Model) -> list[GraphNode]:
     Raises:
         TypeError: If ``model`` is not a Keras model.
         ValueError: If the model is not built, or has a structure spkeras cannot convert.
+        UnsupportedLayerError: If it nests models.
 
     Examples:
         >>> import keras
@@ -70,12 +73,19 @@ def model_graph(model: keras.Model) -> list[GraphNode]:
             f"Model '{model.name}' is not built. Received a model without input shape. "
             "Build it first, e.g. model.build((None, 28, 28, 1)) or start it with keras.Input(...)."
         )
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            raise ValueError(
-                f"Layer '{layer.name}' is a nested model ({type(layer).__name__}); nested models are not "
-                "supported. Received a model containing a sub-model. Flatten it into one functional model."
-            )
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if nested:
+        raise UnsupportedLayerError.combine(
+            [
+                UnsupportedLayerError(
+                    layer,
+                    "nested models are not supported. Received a model containing a sub-model. "
+                    "Flatten it into one functional model.",
+                )
+                for layer in nested
+            ],
+            model.name,
+        )
     if isinstance(model, keras.Sequential):
         return _sequential_graph(model)
     return _functional_graph(model)

@@ -1,18 +1,12 @@
 """SpKeras-compatible entry point: existing SpKeras scripts run unchanged on Keras 3.
 
-    >>> from spkeras.models import cnn_to_snn
-    >>> # snn_model = cnn_to_snn(signed_bit=0)(cnn_model, x_train)
-    >>> # _, acc = snn_model.evaluate(x_test, y_test, timesteps=256)
-    >>> # s_max, s = snn_model.SpikeCounter(x_train, timesteps=256)
-    >>> # n = snn_model.NeuronNumbers(mode=0)
-
-Two behaviours, chosen with ``legacy``:
+The class is a facade over two engines (:mod:`spkeras.compat.backends`), chosen with ``legacy``:
 
 - ``legacy=False`` (default): spkeras's own ECC conversion, ``spkeras.convert(model, x_train, method="ecc",
   amp_factor=κ, v_init=thresholding, timesteps=T)`` (each batch norm folded with its own ε, activations as
   layers or kwargs, every calibration image used, quantisation with the scale-consistent threshold κ/norm),
   and ``evaluate`` runs the real time-stepped simulation :func:`spkeras.evaluate`.
-- ``legacy=True``: the original tool's closed-form numbers, bit for bit (:mod:`spkeras.compat_legacy`).
+- ``legacy=True``: the original tool's closed-form numbers, bit for bit (:mod:`spkeras.compat`).
 
 See ``docs/migrating.md`` for the mapping and the list of fixed SpKeras bugs.
 """
@@ -21,38 +15,20 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 
-import keras
 import numpy as np
 
-from spkeras import compat_legacy, graph, io, validation
-from spkeras.convert import convert as _convert
-from spkeras.layers import IntegrateAndFire
-from spkeras.simulate import evaluate as _simulate
-from spkeras.simulate import record
+from spkeras import io, metrics, validation
+from spkeras.compat import POOLING_LAYERS, LegacyBackend, SimulatedBackend
+from spkeras.network import spiking_network
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["cnn_to_snn"]
 
-RECORD_BUDGET = 2**26  # values kept in memory at once when counting spikes of the time-stepped network
 
-
-def _number(name, value, *, minimum=None, strictly=False, integer=False):
-    kind = numbers.Integral if integer else numbers.Real
-    valid = isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
-    if valid and minimum is not None:
-        valid = value > minimum if strictly else value >= minimum
-    if not valid:
-        what = "an integer" if integer else "a finite number"
-        bound = "" if minimum is None else f" {'>' if strictly else '>='} {minimum}"
-        raise ValueError(f"`{name}` must be {what}{bound}. Received: {name}={value!r}.")
-    return int(value) if integer else float(value)
-
-
-def _ceil(value: float) -> float:
-    return float(math.ceil(value))
+def _number(name, value, **limits):
+    return validation.check_number(name, value, **limits)
 
 
 class cnn_to_snn:  # noqa: N801  (the original SpKeras class name)
@@ -128,51 +104,32 @@ class cnn_to_snn:  # noqa: N801  (the original SpKeras class name)
             )
         self.model = None
         self.use_bias = None
-        self.result = None
-        self.lambdas = None
-        self.norm_factors = None
-        self._plan = None
-        self._snn = None
+        self._backend = LegacyBackend(self) if self.legacy else SimulatedBackend(self)
+
+    @property
+    def result(self):
+        """Default mode: the :class:`spkeras.SimulationResult` of the last ``evaluate``; None in legacy mode."""
+        return self._backend.result
+
+    @property
+    def lambdas(self):
+        """Legacy mode: SpKeras's λ list (None before conversion and in the default mode)."""
+        return self._backend.lambdas
+
+    @property
+    def norm_factors(self):
+        """Legacy mode: ``r_j = λ_j/λ_{j−1}`` (None before conversion and in the default mode)."""
+        return self._backend.norm_factors
 
     # --- conversion -------------------------------------------------------------------------------------
 
     def __call__(self, mdl, x_train):
         """Converts ``mdl`` (a Keras model or a .h5/.keras path) with calibration images ``x_train``; returns self."""
         mdl = io.load_model(mdl)
-        self.use_bias = next(
-            (
-                bool(node.layer.use_bias)
-                for node in graph.model_graph(mdl)
-                if isinstance(node.layer, (keras.layers.Conv2D, keras.layers.Dense))
-            ),
-            None,
-        )
+        network = spiking_network(mdl)
+        self.use_bias = next((bool(n.layer.use_bias) for n in network.nodes if n.role == "synaptic"), None)
         logger.info("cnn_to_snn settings: %s", self.get_config())
-        if self.legacy:
-            x_train = validation.check_inputs(x_train, tuple(mdl.inputs[0].shape[1:]), "x_train")
-            if not isinstance(x_train, np.ndarray):
-                raise TypeError(
-                    "cnn_to_snn(legacy=True) needs `x_train` as a NumPy array. Received: a tf.data.Dataset. "
-                    "Pass np.concatenate([x for x, _ in dataset]) or use legacy=False."
-                )
-            self._plan = compat_legacy.convert_legacy(
-                mdl, x_train, self.amp_factor, self.epsilon, self.bit, self.user_define
-            )
-            self.lambdas = [float(v) for v in self._plan.lambdas]
-            self.norm_factors = [float(v) for v in self._plan.norm_factors]
-            self.model = compat_legacy.build_legacy_model(self._plan, self.timesteps)
-        else:
-            options = {"signed_bit": self.bit} if self.bit else {}
-            self._snn = _convert(
-                mdl,
-                x_train,
-                method="ecc",
-                amp_factor=self.amp_factor,
-                v_init=self.thresholding,
-                timesteps=self.timesteps,
-                **options,
-            )
-            self.model = self._snn
+        self.model = self._backend.convert(mdl, x_train)
         return self
 
     def _require_model(self):
@@ -195,36 +152,7 @@ class cnn_to_snn:  # noqa: N801  (the original SpKeras class name)
         thresholding = _number("thresholding", thresholding, minimum=0)
         scaling_factor = _number("scaling_factor", scaling_factor, minimum=0, strictly=True)
         spike_ext = _number("spike_ext", spike_ext, integer=True)
-        if self.legacy:
-            return compat_legacy.build_legacy_model(
-                self._plan, timesteps, thresholding, scaling_factor, spike_ext, bool(noneloss)
-            )
-        for name, value, default in (("spike_ext", spike_ext, 0), ("noneloss", bool(noneloss), False)):
-            if value != default:
-                raise ValueError(
-                    f"`{name}` only exists in SpKeras's closed-form counts. Received: {name}={value!r}. "
-                    f"Use cnn_to_snn(..., legacy=True) for it, or keep {name}={default!r}."
-                )
-        return self._variant(thresholding, scaling_factor)
-
-    def _variant(self, v_init: float, scaling_factor: float) -> keras.Model:
-        """The converted SNN with another initial potential and/or thresholds × scaling_factor."""
-        neurons = [layer for layer in self._snn.layers if isinstance(layer, IntegrateAndFire)]
-        if all(layer.v_init == v_init for layer in neurons) and scaling_factor == 1.0:
-            return self._snn
-
-        def clone(layer):
-            config = layer.get_config()
-            if isinstance(layer, IntegrateAndFire):
-                config["v_init"] = v_init
-            return type(layer).from_config(config)
-
-        variant = keras.models.clone_model(self._snn, clone_function=clone)
-        variant.set_weights(self._snn.get_weights())
-        for layer in variant.layers:
-            if isinstance(layer, IntegrateAndFire):
-                layer.threshold.assign(layer.threshold * scaling_factor)
-        return variant
+        return self._backend.model_for(timesteps, thresholding, scaling_factor, spike_ext, noneloss)
 
     # --- evaluation -------------------------------------------------------------------------------------
 
@@ -268,36 +196,24 @@ class cnn_to_snn:  # noqa: N801  (the original SpKeras class name)
         """
         self._require_model()
         batch_size = validation.check_batch_size(batch_size)
-        fix = _number("fix", fix, minimum=0)
-        if fix and not self.legacy:
-            raise ValueError(
-                "`fix` (input x·fix instead of floor(x·T)) only exists in SpKeras's closed form. "
-                f"Received: fix={fix!r}. Use cnn_to_snn(..., legacy=True) for it, or keep fix=0."
-            )
+        fix = self._backend.check_fix(_number("fix", fix, minimum=0))
         model = self.chts_model(timesteps, thresholding, scaling_factor, spike_ext, noneloss)
         self.model = model
-        input_shape = tuple(model.inputs[0].shape[1:])
-        x_test = validation.check_inputs(x_test, input_shape, "x_test")
-        if not isinstance(x_test, np.ndarray):
+        x_test = self._check_array(x_test, model, "x_test")
+        labels = validation.check_labels(
+            y_test, len(x_test), int(model.outputs[0].shape[-1]), argument="y_test", inputs_argument="x_test"
+        )
+        return self._backend.evaluate(model, x_test, labels, timesteps, batch_size, fix, compute_loss)
+
+    @staticmethod
+    def _check_array(x, model, argument):
+        x = validation.check_inputs(x, tuple(model.inputs[0].shape[1:]), argument)
+        if not isinstance(x, np.ndarray):
             raise TypeError(
-                "cnn_to_snn.evaluate needs `x_test` as a NumPy array (with `y_test` alongside). Received: a "
-                "tf.data.Dataset. Use spkeras.evaluate for datasets, or pass np.concatenate([x for x, _ in dataset])."
+                f"cnn_to_snn needs `{argument}` as a NumPy array. Received: a tf.data.Dataset. Use spkeras.evaluate "
+                "for datasets, or pass np.concatenate([x for x, _ in dataset])."
             )
-        classes = int(model.outputs[0].shape[-1])
-        labels = validation.check_labels(y_test, len(x_test), classes)
-        if self.legacy:
-            counts = compat_legacy.output_counts(model, x_test, timesteps, batch_size, fix)
-            accuracy = float(np.mean(np.argmax(counts, axis=1) == labels))
-            return [_clipped_cross_entropy(counts, labels), accuracy]
-        self.result = _simulate(model, x_test, labels, timesteps=timesteps, batch_size=batch_size)
-        accuracy = self.result.accuracy_at(self.result.timesteps)
-        loss = float("nan")
-        if compute_loss:
-            outputs = np.concatenate(
-                [values["output"] for values in _record_chunks(model, x_test, timesteps, batch_size)]
-            )
-            loss = _cross_entropy(outputs, labels)
-        return [loss, accuracy]
+        return x
 
     def SpikeCounter(  # noqa: N802  (the original SpKeras method name)
         self,
@@ -325,37 +241,22 @@ class cnn_to_snn:  # noqa: N801  (the original SpKeras class name)
             raise ValueError(f"`mode` must be 0 (spikes per image) or 1 (histogram). Received: mode={mode!r}.")
         model = self.chts_model(timesteps, thresholding, scaling_factor, spike_ext, noneloss)
         self.model = model
-        x_train = validation.check_inputs(x_train, tuple(model.inputs[0].shape[1:]), "x_train")
-        if not isinstance(x_train, np.ndarray):
-            raise TypeError("SpikeCounter needs `x_train` as a NumPy array. Received: a dataset.")
-        if self.legacy:
-            used = (len(x_train) // batch_size) * batch_size
-            batches = compat_legacy.layer_counts(model, x_train[:used], timesteps, batch_size)
-        else:
-            names = [layer.name for layer in model.layers if isinstance(layer, IntegrateAndFire)]
-            steps = validation.check_timesteps(timesteps)
-            batches = (
-                [_spike_counts(model.get_layer(name), values[name], steps) for name in names]
-                for values in _record_chunks(model, x_train, steps, batch_size)
-            )
+        x_train = self._check_array(x_train, model, "x_train")
         maxima, totals, histograms = None, None, None
-        for counts in batches:
+        for counts in self._backend.layer_counts(model, x_train, timesteps, batch_size):
             if maxima is None:
-                maxima = [-np.inf] * len(counts)
-                totals = [0.0] * len(counts)
-                histograms = [np.zeros(0, dtype="int64")] * len(counts)
+                maxima, totals, histograms = [-np.inf] * len(counts), [0.0] * len(counts), [None] * len(counts)
             for k, values in enumerate(counts):
                 maxima[k] = max(maxima[k], float(np.max(values)))
                 totals[k] += float(np.sum(values, dtype="float64"))
                 if mode:
-                    histogram = np.bincount(np.floor(values).astype("int64").ravel())
-                    size = max(len(histogram), len(histograms[k]))
-                    histograms[k] = np.pad(histograms[k], (0, size - len(histograms[k]))) + np.pad(
-                        histogram, (0, size - len(histogram))
-                    )
+                    histograms[k] = metrics.count_histogram(values, histograms[k])
         if maxima is None:
             return [], []
-        counts = [[int(v) for v in h] for h in histograms] if mode else [_ceil(t / len(x_train)) for t in totals]
+        if mode:
+            counts = [[int(v) for v in h] for h in histograms]
+        else:
+            counts = [float(math.ceil(total / len(x_train))) for total in totals]
         logger.info("Max spikes per layer: %s; spikes per layer: %s.", maxima, counts)
         return maxima, counts
 
@@ -368,16 +269,15 @@ class cnn_to_snn:  # noqa: N801  (the original SpKeras class name)
         self._require_model()
         if mode not in (0, 1):
             raise ValueError(f"`mode` must be 0 (every layer) or 1 (skip pooling layers). Received: mode={mode!r}.")
-        nodes = graph.model_graph(self.model)
+        network = spiking_network(self.model)
         shapes, neurons = [], []
-        for node in nodes:
-            layer = node.layer
-            if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
-                shapes.append(tuple(int(d) for d in layer.kernel.shape))
-            elif isinstance(layer, (IntegrateAndFire, compat_legacy.SpikeActivation)):
-                if mode == 1 and any(isinstance(nodes[i].layer, compat_legacy.POOLING_LAYERS) for i in node.inputs):
+        for node in network.nodes:
+            if node.role == "synaptic":
+                shapes.append(tuple(int(d) for d in node.layer.kernel.shape))
+            elif node.role == "neuron":
+                if mode == 1 and any(isinstance(network.nodes[i].layer, POOLING_LAYERS) for i in node.inputs):
                     continue
-                neurons.append(int(np.prod(layer.output.shape[1:])))
+                neurons.append(int(np.prod(node.layer.output.shape[1:])))
         return shapes, neurons
 
     def get_config(self) -> dict:
@@ -396,36 +296,3 @@ class cnn_to_snn:  # noqa: N801  (the original SpKeras class name)
             "user_define": self.user_define,
             "legacy": self.legacy,
         }
-
-
-def _record_chunks(model: keras.Model, x: np.ndarray, timesteps: int, batch_size: int):
-    """Simulates ``x`` in chunks sized so that the recorded per-neuron values stay within RECORD_BUDGET."""
-    neurons = sum(int(np.prod(layer.output.shape[1:])) for layer in model.layers if isinstance(layer, IntegrateAndFire))
-    chunk = max(batch_size, (RECORD_BUDGET // max(neurons, 1)) // batch_size * batch_size)
-    for start in range(0, len(x), chunk):
-        yield record(model, x[start : start + chunk], timesteps=timesteps, batch_size=batch_size)
-
-
-def _spike_counts(layer: IntegrateAndFire, mean_values: np.ndarray, timesteps: int) -> np.ndarray:
-    """Spike counts from :func:`spkeras.simulate.record`'s mean emitted value per step."""
-    totals = mean_values * timesteps
-    if layer.spike_value == "threshold":
-        totals = totals / keras.ops.convert_to_numpy(layer.threshold)
-    return np.rint(totals)
-
-
-def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Mean categorical cross-entropy of softmax(logits) against integer labels (float64, stable)."""
-    logits = np.asarray(logits, dtype="float64")
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return float(-np.mean(log_probs[np.arange(len(labels)), labels]))
-
-
-def _clipped_cross_entropy(counts: np.ndarray, labels: np.ndarray, epsilon: float = 1e-7) -> float:
-    """Keras's categorical cross-entropy on the probabilities softmax(counts) (clipped to [ε, 1 − ε])."""
-    counts = np.asarray(counts, dtype="float64")
-    probabilities = np.exp(counts - counts.max(axis=1, keepdims=True))
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
-    picked = np.clip(probabilities[np.arange(len(labels)), labels], epsilon, 1.0 - epsilon)
-    return float(-np.mean(np.log(picked)))

@@ -8,17 +8,110 @@ import numpy as np
 import tensorflow as tf
 
 
+def check_number(
+    name: str,
+    value,
+    *,
+    minimum: float | None = None,
+    strictly: bool = False,
+    maximum: float | None = None,
+    integer: bool = False,
+    owner: str | None = None,
+) -> float | int:
+    """Validates one numeric argument and returns it as a float (or an int with ``integer=True``).
+
+    Booleans, strings, NaN and infinities are refused. The message names the argument, what was received and
+    the allowed range.
+
+    Args:
+        name: The argument's name as the caller knows it.
+        value: The value received.
+        minimum: Lower bound (inclusive unless ``strictly``).
+        strictly: Whether ``minimum`` itself is refused.
+        maximum: Upper bound (inclusive).
+        integer: Require an integer.
+        owner: Prefix naming who takes the argument (e.g. ``"Method 'ecc'"``).
+
+    Examples:
+        >>> check_number("amp_factor", 100, minimum=0, strictly=True)
+        100.0
+        >>> check_number("signed_bit", 1.5, integer=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: `signed_bit` must be an integer. Received: signed_bit=1.5.
+    """
+    kind = numbers.Integral if integer else numbers.Real
+    valid = isinstance(value, kind) and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value))
+    if valid and minimum is not None:
+        valid = value > minimum if strictly else value >= minimum
+    if valid and maximum is not None:
+        valid = value <= maximum
+    if not valid:
+        if not integer and minimum == 0 and strictly and maximum is None:
+            requirement = "a positive number"
+        else:
+            requirement = "an integer" if integer else "a finite number"
+            if minimum is not None:
+                requirement += f" {'>' if strictly else '>='} {minimum}"
+            if maximum is not None:
+                requirement += f" {'and ' if minimum is not None else ''}<= {maximum}"
+        prefix = f"{owner}: " if owner else ""
+        raise ValueError(f"{prefix}`{name}` must be {requirement}. Received: {name}={value!r}.")
+    return int(value) if integer else float(value)
+
+
 def check_timesteps(timesteps, name: str = "timesteps") -> int:
-    """Returns ``timesteps`` as an int, or raises ``ValueError`` unless it is a positive integer."""
+    """Returns ``timesteps`` as an int, or raises ``ValueError`` unless it is a positive integer.
+
+    Examples:
+        >>> check_timesteps(64)
+        64
+    """
     if isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral) or timesteps <= 0:
         raise ValueError(f"`{name}` must be a positive integer number of time steps. Received: {name}={timesteps!r}.")
     return int(timesteps)
 
 
-def check_batch_size(batch_size) -> int:
+def check_batch_size(batch_size, name: str = "batch_size") -> int:
+    """Returns ``batch_size`` as an int, or raises ``ValueError`` unless it is a positive integer.
+
+    Examples:
+        >>> check_batch_size(0)
+        Traceback (most recent call last):
+        ...
+        ValueError: `batch_size` must be a positive integer. Received: batch_size=0.
+    """
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size <= 0:
-        raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}.")
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={batch_size!r}.")
     return int(batch_size)
+
+
+def check_percentile(value, owner: str | None = None, name: str = "percentile") -> float:
+    """Validates a percentile in (0, 100] and returns it as a float.
+
+    Examples:
+        >>> check_percentile(99.9)
+        99.9
+    """
+    value = check_number(name, value, minimum=0, strictly=True, owner=owner)
+    if value > 100:
+        prefix = f"{owner}: " if owner else ""
+        raise ValueError(f"{prefix}`{name}` must be in (0, 100]. Received: {name}={value!r}.")
+    return value
+
+
+def check_choice(name: str, value, choices: tuple) -> str:
+    """Validates that ``value`` is one of ``choices``.
+
+    Examples:
+        >>> check_choice("max_pooling", "spiking", ("average", "error"))
+        Traceback (most recent call last):
+        ...
+        ValueError: `max_pooling` must be one of ('average', 'error'). Received: max_pooling='spiking'.
+    """
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"`{name}` must be one of {tuple(choices)}. Received: {name}={value!r}.")
+    return value
 
 
 def check_inputs(data, input_shape: tuple, argument: str):
@@ -89,8 +182,26 @@ def check_array_inputs(data, input_shape: tuple, argument: str):
     return check_inputs(data, input_shape, argument)
 
 
-def check_labels(labels, count: int | None, classes: int) -> np.ndarray:
-    """Returns integer class labels from integer labels or one-hot rows, checking their number and range."""
+def check_labels(
+    labels, count: int | None, classes: int, argument: str = "y", inputs_argument: str = "x"
+) -> np.ndarray:
+    """Returns integer class labels from integer labels or one-hot rows, checking their number and range.
+
+    Args:
+        labels: Integer labels ``(N,)``, ``(N, 1)`` or one-hot ``(N, classes)``.
+        count: The number of inputs they must match (None: any).
+        classes: Number of model outputs.
+        argument: The caller's name for the labels (e.g. ``"y_test"``), used in messages.
+        inputs_argument: The caller's name for the inputs.
+
+    Examples:
+        >>> check_labels(np.eye(3)[[2, 0]], 2, 3).tolist()
+        [2, 0]
+        >>> check_labels([0, 5], 2, 3, argument="y_test")
+        Traceback (most recent call last):
+        ...
+        ValueError: `y_test` labels must lie in [0, 2] for a model with 3 outputs. Received: min=0, max=5.
+    """
     labels = np.asarray(labels.numpy() if hasattr(labels, "numpy") else labels)
     if labels.ndim == 2 and labels.shape[1] == classes and labels.shape[1] > 1:
         labels = labels.argmax(axis=1)
@@ -98,19 +209,22 @@ def check_labels(labels, count: int | None, classes: int) -> np.ndarray:
         labels = labels[:, 0]
     if labels.ndim != 1:
         raise ValueError(
-            f"`y` must be integer class labels of shape (N,) or one-hot of shape (N, {classes}). "
-            f"Received: y.shape={labels.shape}."
+            f"`{argument}` must be integer class labels of shape (N,) or one-hot of shape (N, {classes}). "
+            f"Received: {argument}.shape={labels.shape}."
         )
     if labels.dtype.kind == "f":
         if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
-            raise ValueError("`y` holds non-integer values. Received: float labels with fractions or NaN.")
+            raise ValueError(f"`{argument}` holds non-integer values. Received: float labels with fractions or NaN.")
     elif labels.dtype.kind not in "iu":
-        raise TypeError(f"`y` must be integer class labels. Received: dtype={labels.dtype}.")
+        raise TypeError(f"`{argument}` must be integer class labels. Received: dtype={labels.dtype}.")
     if count is not None and len(labels) != count:
-        raise ValueError(f"`x` has {count} samples but `y` has {len(labels)}. Received: len(y)={len(labels)}.")
+        raise ValueError(
+            f"`{inputs_argument}` has {count} samples but `{argument}` has {len(labels)}. "
+            f"Received: len({argument})={len(labels)}."
+        )
     if len(labels) and (labels.min() < 0 or labels.max() >= classes):
         raise ValueError(
-            f"`y` labels must lie in [0, {classes - 1}] for a model with {classes} outputs. "
+            f"`{argument}` labels must lie in [0, {classes - 1}] for a model with {classes} outputs. "
             f"Received: min={labels.min()}, max={labels.max()}."
         )
     return labels.astype("int64")

@@ -4,7 +4,7 @@ import pytest
 
 import spkeras
 from spkeras.layers import IntegrateAndFire
-from tests.models import labels_from, tiny_cnn, tiny_inputs
+from tests.model_zoo import labels_from, tiny_cnn, tiny_inputs
 
 
 @pytest.mark.parametrize("functional", [True, False])

@@ -22,7 +22,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras, numpy as np
 sys.path.insert(0, sys.argv[1])
 import spkeras
-from tests.models import labels_from, tiny_cnn, tiny_inputs
+from tests.model_zoo import labels_from, tiny_cnn, tiny_inputs
 
 model = tiny_cnn()
 x = tiny_inputs(50)

@@ -5,7 +5,7 @@ import pytest
 import spkeras
 from spkeras import metrics
 from spkeras.simulate import spike_trains
-from tests.models import labels_from, tiny_cnn, tiny_inputs
+from tests.model_zoo import labels_from, tiny_cnn, tiny_inputs
 
 
 @pytest.fixture

@@ -86,3 +86,36 @@ def build_folded_ann(nodes: list[Node], name: str) -> tuple[keras.Model, dict[in
         return keras.layers.ReLU(max_value=node.bound, name=layer_name)
 
     return build_model(nodes, name, make_relu, None, "relu")
+
+
+def build_snn(nodes: list[Node], site_scales: dict, settings, transform, name: str):
+    """Builds the spiking network for the given per-site scales.
+
+    Args:
+        nodes: Folded IR nodes.
+        site_scales: λ per neuron node index (positive, scalar or per channel).
+        settings: The :class:`~spkeras.layers.NeuronSettings` every neuron layer is built with.
+        transform: The method's :class:`~spkeras.methods.WeightTransform` (or ``None``).
+        name: Name of the new model.
+
+    Returns:
+        ``(model, layers)`` as :func:`build_model`.
+
+    Examples:
+        >>> import keras, numpy as np
+        >>> from spkeras.convert.lower import lower_model
+        >>> from spkeras.layers import IntegrateAndFire, NeuronSettings
+        >>> nodes = lower_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="relu")]))
+        >>> snn, layers = build_snn(nodes, {2: np.float64(4.0)}, NeuronSettings(IntegrateAndFire), None, "snn")
+        >>> [type(layer).__name__ for layer in snn.layers]
+        ['InputLayer', 'Dense', 'IntegrateAndFire']
+    """
+    from spkeras.convert.scaling import plan_snn
+
+    weights, thresholds, _ = plan_snn(nodes, site_scales, spike_value=settings.spike_value, transform=transform)
+    return build_model(
+        nodes,
+        name,
+        lambda index, node, layer_name: settings.make(thresholds[index], layer_name),
+        lambda index, node: weights[index],
+    )

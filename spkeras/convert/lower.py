@@ -45,7 +45,13 @@ def lower_model(model: keras.Model, max_pooling: str = "average") -> list[Node]:
     each of them.
 
     Raises:
-        ValueError: If a layer cannot be converted (the message names each such layer and why).
+        UnsupportedLayerError: If layers cannot be converted (the message names each such layer and why).
+
+    Examples:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu")])
+        >>> [node.kind for node in lower_model(model)]
+        ['input', 'linear', 'neuron']
     """
     nodes: list[Node] = []
     output_of: dict[int, int] = {}
@@ -79,10 +85,7 @@ def lower_model(model: keras.Model, max_pooling: str = "average") -> list[Node]:
             inputs = (len(nodes) - 1,)
         output_of[index] = len(nodes) - 1
     if problems:
-        if len(problems) == 1:
-            raise problems[0]
-        details = "\n".join(f"  - {problem}" for problem in problems)
-        raise ValueError(f"{len(problems)} layers of model '{model.name}' cannot be converted:\n{details}")
+        raise UnsupportedLayerError.combine(problems, model.name)
     output_index = next(output_of[i] for i, graph_node in enumerate(graph_nodes) if graph_node.is_output)
     if output_index != len(nodes) - 1:
         nodes = _prune(nodes, output_index)

@@ -13,23 +13,9 @@ from collections.abc import Callable
 
 import keras
 
+from spkeras.errors import UnsupportedLayerError
+
 _CONVERTERS: dict[type, Callable] = {}
-
-
-class UnsupportedLayerError(ValueError):
-    """Raised when a layer of the source model cannot be converted.
-
-    The message names the layer, its type, the reason, and the supported layer types.
-    """
-
-    def __init__(self, layer: keras.layers.Layer, reason: str):
-        self.layer_name = layer.name
-        self.layer_type = type(layer).__name__
-        self.reason = reason
-        super().__init__(
-            f"Cannot convert layer '{layer.name}' ({type(layer).__name__}): {reason} "
-            f"Supported layers: {', '.join(supported_layer_names())}."
-        )
 
 
 @dataclasses.dataclass
@@ -73,6 +59,41 @@ def register_converter(*layer_classes: type) -> Callable:
     return decorator
 
 
+def unregister_converter(*layer_classes: type) -> None:
+    """Removes the converters registered for the given layer classes (e.g. ones a test registered).
+
+    Raises:
+        ValueError: If a class has no converter registered for it directly.
+
+    Examples:
+        >>> import keras
+        >>> class Doubling(keras.layers.Layer):
+        ...     def call(self, x):
+        ...         return 2 * x
+        >>> @register_converter(Doubling)
+        ... def convert_doubling(layer, context):
+        ...     raise UnsupportedLayerError(layer, "example only.")
+        >>> "Doubling" in supported_layer_names()
+        True
+        >>> unregister_converter(Doubling)
+        >>> "Doubling" in supported_layer_names()
+        False
+    """
+    missing = [layer_class for layer_class in layer_classes if layer_class not in _CONVERTERS]
+    if missing:
+        raise ValueError(
+            f"No converter is registered for {[c.__name__ if isinstance(c, type) else c for c in missing]}. "
+            f"Received: {missing}. Registered: {supported_layer_names()}."
+        )
+    for layer_class in layer_classes:
+        del _CONVERTERS[layer_class]
+
+
+def registered_converter(layer_class: type) -> Callable | None:
+    """The converter registered for exactly ``layer_class`` (no MRO lookup), or None."""
+    return _CONVERTERS.get(layer_class)
+
+
 def find_converter(layer: keras.layers.Layer) -> Callable:
     """Returns the converter registered for ``layer``'s class or its closest registered base class.
 
@@ -88,5 +109,10 @@ def find_converter(layer: keras.layers.Layer) -> Callable:
 
 
 def supported_layer_names() -> list[str]:
-    """Names of the layer types that have a registered converter, sorted."""
+    """Names of the layer types that have a registered converter, sorted.
+
+    Examples:
+        >>> {"Conv2D", "Dense", "ReLU"} <= set(supported_layer_names())
+        True
+    """
     return sorted(layer_class.__name__ for layer_class in _CONVERTERS)

@@ -15,21 +15,9 @@ Two parametrisations, both exact (see METHODS.md "What a spike carries"):
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from spkeras.convert.ir import Node, consumers
-
-
-@dataclasses.dataclass
-class NeuronParameters:
-    """What the builder needs for one integrate-and-fire layer."""
-
-    threshold: float | list[float]
-    reset: str
-    v_init: float
-    spike_value: str
 
 
 def _as_threshold(values) -> float | list[float]:
@@ -57,33 +45,39 @@ def plan_snn(
     nodes: list[Node],
     site_scales: dict[int, np.ndarray],
     *,
-    reset: str,
-    v_init: float,
     spike_value: str,
-    gain: float = 1.0,
-    weight_bits: int = 0,
-) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, NeuronParameters], np.ndarray]:
-    """Computes SNN weights and neuron parameters from the per-site scales.
+    transform=None,
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, float | list[float]], np.ndarray]:
+    """Computes SNN weights and neuron thresholds from the per-site scales.
 
     Args:
         nodes: Folded IR nodes (no batch norms), topological order.
         site_scales: For each neuron node index, λ (scalar or per-channel array, > 0).
-        reset: Reset mode of every neuron.
-        v_init: Initial potential (fraction of θ) of every neuron.
         spike_value: ``"unit"`` or ``"threshold"``.
-        gain: Current amplification (κ) applied to linear layers that drive neurons, ``"unit"`` mode only.
-        weight_bits: If > 0, quantise each linear layer's weights to signed integers of this many bits
-            (sign included): ``W_q = trunc(W·2^(bits−1)/max|W|)``. The bias and the next threshold are scaled by
-            the same factor, so the rescaling stays exact (only the rounding of the weights changes).
+        transform: The method's :class:`~spkeras.methods.WeightTransform` (``None``: none): its ``gain`` (κ)
+            multiplies the linear layers that drive neurons in ``"unit"`` mode, and its ``quantize`` turns
+            each linear layer's weights into the method's number format; the returned scale factor keeps the
+            rescaling exact.
 
     Returns:
-        ``(linear_weights, neuron_parameters, output_scale)``: kernel and bias per linear node index,
-        parameters per neuron node index, and the scale of the model output.
+        ``(linear_weights, thresholds, output_scale)``: kernel and bias (or scale and offset) per linear/affine
+        node index, the threshold (a float or one per channel) per neuron node index, and the scale of the
+        model output.
+
+    Examples:
+        >>> import keras, numpy as np
+        >>> from spkeras.convert.lower import lower_model
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="relu")])
+        >>> nodes = lower_model(model)
+        >>> weights, thresholds, output_scale = plan_snn(nodes, {2: np.float64(4.0)}, spike_value="unit")
+        >>> thresholds, float(output_scale)
+        ({2: 1.0}, 4.0)
     """
+    gain = 1.0 if transform is None else transform.gain
     readers = consumers(nodes)
     scale: dict[int, np.ndarray] = {}
     weights: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    neurons: dict[int, NeuronParameters] = {}
+    thresholds: dict[int, float | list[float]] = {}
     for index, node in enumerate(nodes):
         if node.kind == "input":
             scale[index] = np.float64(1.0)
@@ -113,21 +107,15 @@ def plan_snn(
             kernel = node.kernel * (incoming[:, None] if incoming.ndim else incoming) * layer_gain / target
             bias = node.bias * layer_gain / target
             factor = 1.0
-            if weight_bits:
-                largest = float(np.max(np.abs(kernel)))
-                factor = 2.0 ** (weight_bits - 1) / largest if largest > 0 else 1.0
-                kernel = np.trunc(kernel * factor)
-                bias = bias * factor
+            if transform is not None:
+                kernel, bias, factor = transform.quantize(kernel, bias)
             weights[index] = (kernel, bias)
             scale[index] = target / layer_gain / factor
         elif node.kind == "neuron":
             current_scale = np.asarray(scale[node.inputs[0]], dtype="float64")
             site_scale = np.asarray(site_scales[index], dtype="float64")
-            threshold = site_scale / current_scale
-            neurons[index] = NeuronParameters(
-                threshold=_as_threshold(threshold), reset=reset, v_init=v_init, spike_value=spike_value
-            )
+            thresholds[index] = _as_threshold(site_scale / current_scale)
             scale[index] = site_scale if spike_value == "unit" else current_scale
         else:
             raise ValueError(f"Unexpected IR node kind {node.kind!r} at '{node.name}'; fold batch norms first.")
-    return weights, neurons, scale[len(nodes) - 1]
+    return weights, thresholds, scale[len(nodes) - 1]

@@ -1,18 +1,14 @@
-"""Spiking Keras layers: the integrate-and-fire neuron family."""
+"""Spiking Keras layers: the integrate-and-fire neuron family and the settings they are built from."""
 
 from spkeras.layers.affine import ChannelAffine
-from spkeras.layers.neurons import AugmentedIntegrateAndFire, IntegrateAndFire, TernaryIntegrateAndFire
-
-NEURON_CLASSES = {
-    "if": IntegrateAndFire,
-    "ternary": TernaryIntegrateAndFire,
-    "augmented": AugmentedIntegrateAndFire,
-}
+from spkeras.layers.neurons import IntegrateAndFire
+from spkeras.layers.settings import NeuronSettings
+from spkeras.layers.signed import AugmentedIntegrateAndFire, TernaryIntegrateAndFire
 
 __all__ = [
-    "NEURON_CLASSES",
     "AugmentedIntegrateAndFire",
     "ChannelAffine",
     "IntegrateAndFire",
+    "NeuronSettings",
     "TernaryIntegrateAndFire",
 ]

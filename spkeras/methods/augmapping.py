@@ -6,6 +6,7 @@ T; negative coefficients undo over-firing while the net count is positive (see
 coefficients. Details of the paper are unconfirmed (see METHODS.md).
 """
 
+from spkeras.layers import AugmentedIntegrateAndFire
 from spkeras.methods.base import register_method
 from spkeras.methods.termapping import TernaryMapping
 
@@ -18,7 +19,12 @@ class AugmentedMapping(TernaryMapping):
         percentile: λ = this percentile of the positive activations (100 = the maximum).
 
     Examples:
-        >>> # snn = spkeras.convert(cnn, x_calibration, method="augmapping")
+        >>> import spkeras
+        >>> sample = spkeras.demo.load_sample()
+        >>> snn = spkeras.convert(spkeras.demo.DEMO_MODEL_PATH, sample["x_calibration"][:50], method="augmapping")
+        >>> result = spkeras.evaluate(snn, sample["x_test"][:20], sample["y_test"][:20], timesteps=8)
+        >>> result.events_per_step.sum() <= result.spikes_per_step.sum()  # one event can carry several spikes
+        True
     """
 
-    neuron = "augmented"
+    neuron_class = AugmentedIntegrateAndFire

@@ -1,14 +1,21 @@
-"""The threshold-policy interface and the registry of conversion methods by name."""
+"""The threshold-policy interface and the registry of conversion methods by name.
+
+A method is one module: a :class:`ThresholdPolicy` subclass registered with :func:`register_method`. The
+policy turns calibration statistics into per-site scales λ (:meth:`~ThresholdPolicy.site_scale` or
+:meth:`~ThresholdPolicy.compute_scales`) and owns everything else that is specific to it: the neuron layers it
+wants (:meth:`~ThresholdPolicy.neuron_settings`, a class and that class's own arguments) and any transform of
+the synaptic weights (:meth:`~ThresholdPolicy.weight_transform`, e.g. ECC's amplification and quantisation).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import numbers
-from collections.abc import Callable
 
 import numpy as np
 
+from spkeras import validation
 from spkeras.calibration.statistics import SiteStatistics
+from spkeras.layers import IntegrateAndFire, NeuronSettings
 
 _METHODS: dict[str, type[ThresholdPolicy]] = {}
 
@@ -22,49 +29,66 @@ class CalibrationContext:
         statistics: Activation statistics of each site in the BN-folded ANN.
         bounds: Clip bound of each site (``ReLU(max_value=m)``), or None.
         ranks: Rank of each site's activation tensor including the batch axis (4 for conv maps, 2 for dense).
-        measure_currents: ``measure_currents(scales, site, timesteps, samples=None)`` simulates the SNN built with
-            ``scales`` on at most ``samples`` calibration inputs (one
-            entry per site; entries at and after ``site`` are ignored) and returns the maximum per-step input
-            current of ``site`` per channel, in ANN units. Used by methods that calibrate on the SNN itself.
+        probe: A :class:`spkeras.convert.probe.Probe`, which builds partial spiking networks from scales
+            and measures them on the calibration data (e.g. ``probe.max_input_current``); used by methods that
+            calibrate on the SNN itself.
     """
 
     site_names: list[str]
     statistics: list[SiteStatistics]
     bounds: list[float | None]
     ranks: list[int]
-    measure_currents: Callable[..., np.ndarray]
+    probe: object = None
+
+
+class WeightTransform:
+    """How a method changes the synaptic weights beyond the scale propagation (the default: not at all).
+
+    Attributes:
+        gain: Current amplification of the linear layers that drive neurons (``spike_value="unit"`` only):
+            their weights and bias are multiplied by it and the threshold becomes ``gain``.
+
+    Examples:
+        >>> import numpy as np
+        >>> WeightTransform().quantize(np.ones((2, 1)), np.zeros(1))[2]
+        1.0
+    """
+
+    gain = 1.0
+
+    def quantize(self, kernel: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Returns ``(kernel, bias, factor)``: the layer's new weights and the factor its scale was multiplied by."""
+        return kernel, bias, 1.0
 
 
 class ThresholdPolicy:
     """Base class of a conversion method: turns calibration statistics into per-site scales λ.
 
-    A method is one module that subclasses this and registers it with :func:`register_method`. Class
-    attributes give the method's defaults, which the user may override in ``spkeras.convert``.
+    Class attributes give the method's defaults, which the user may override in ``spkeras.convert``.
 
     Attributes:
         name: Registered name (set by :func:`register_method`).
         reset: Default reset mode (``"soft"`` or ``"hard"``).
         v_init: Default initial potential as a fraction of the threshold.
         spike_value: Default spike parametrisation (``"unit"`` or ``"threshold"``).
-        gain: Current amplification of the linear layers that drive neurons (κ of ECC), unit mode only.
-        neuron: Neuron family: ``"if"``, ``"ternary"`` (double threshold) or ``"augmented"``.
-        weight_bits: Signed weight bit width (0 = float weights).
+        neuron_class: The neuron layer class the method builds (a subclass of ``IntegrateAndFire``).
 
     Examples:
-        >>> from spkeras.methods import ThresholdPolicy, register_method
+        >>> from spkeras.methods import ThresholdPolicy, register_method, unregister_method
         >>> @register_method("half_max")
         ... class HalfMax(ThresholdPolicy):
         ...     def site_scale(self, statistics):
         ...         return 0.5 * statistics.maximum
+        >>> HalfMax().neuron_settings(timesteps=32).neuron_class.__name__
+        'IntegrateAndFire'
+        >>> unregister_method("half_max")
     """
 
     name = "base"
     reset = "soft"
     v_init = 0.0
     spike_value = "unit"
-    gain = 1.0
-    neuron = "if"
-    weight_bits = 0
+    neuron_class: type[IntegrateAndFire] = IntegrateAndFire
 
     def __init__(self, **options):
         if options:
@@ -86,6 +110,27 @@ class ThresholdPolicy:
             scales.append(np.minimum(scale, bound) if bound is not None else scale)
         return scales
 
+    def neuron_options(self) -> dict:
+        """Constructor arguments of :attr:`neuron_class` beyond the shared ones (e.g. a leak factor)."""
+        return {}
+
+    def neuron_settings(
+        self, timesteps: int, *, reset: str | None = None, v_init: float | None = None, spike_value: str | None = None
+    ) -> NeuronSettings:
+        """The neurons this method builds; ``None`` arguments take the method's defaults."""
+        return NeuronSettings(
+            neuron_class=self.neuron_class,
+            reset=self.reset if reset is None else reset,
+            v_init=self.v_init if v_init is None else v_init,
+            spike_value=self.spike_value if spike_value is None else spike_value,
+            timesteps=timesteps,
+            options=self.neuron_options(),
+        )
+
+    def weight_transform(self) -> WeightTransform:
+        """The method's transform of the synaptic weights (default: none)."""
+        return WeightTransform()
+
     def describe(self) -> str:
         """One line naming the method and its settings, for logs and tables."""
         return f"{self.name} (reset={self.reset}, v_init={self.v_init}, spike_value={self.spike_value})"
@@ -95,21 +140,42 @@ def register_method(name: str):
     """Registers a :class:`ThresholdPolicy` subclass under ``name`` (used by ``spkeras.convert(method=name)``).
 
     Examples:
-        >>> from spkeras.methods import ThresholdPolicy, register_method
+        >>> from spkeras.methods import ThresholdPolicy, register_method, unregister_method
         >>> @register_method("p99_example")
         ... class Percentile99(ThresholdPolicy):
         ...     def site_scale(self, statistics):
         ...         return statistics.percentile(99.0)
+        >>> "p99_example" in available_methods()
+        True
+        >>> unregister_method("p99_example")
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"A method name must be a non-empty string. Received: {name!r}.")
 
     def decorator(policy_class):
+        if not (isinstance(policy_class, type) and issubclass(policy_class, ThresholdPolicy)):
+            raise TypeError(f"register_method expects a ThresholdPolicy subclass. Received: {policy_class!r}.")
         policy_class.name = name
         _METHODS[name] = policy_class
         return policy_class
 
     return decorator
+
+
+def unregister_method(name: str) -> None:
+    """Removes the method registered under ``name`` (e.g. one registered by a test).
+
+    Raises:
+        ValueError: If no method has that name.
+
+    Examples:
+        >>> unregister_method("no_such_method")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: Unknown conversion method 'no_such_method'. Received: method='no_such_method'. Available: ...
+    """
+    get_method(name)
+    del _METHODS[name]
 
 
 def available_methods() -> list[str]:
@@ -132,7 +198,7 @@ def get_method(name: str) -> type[ThresholdPolicy]:
     Raises:
         ValueError: If no method has that name.
     """
-    if name not in _METHODS:
+    if not isinstance(name, str) or name not in _METHODS:
         raise ValueError(
             f"Unknown conversion method {name!r}. Received: method={name!r}. Available: {available_methods()}."
         )
@@ -140,14 +206,10 @@ def get_method(name: str) -> type[ThresholdPolicy]:
 
 
 def check_positive(name: str, value, method: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"Method '{method}': `{name}` must be a positive number. Received: {name}={value!r}.")
-    return float(value)
+    """Validates a method option that must be a positive real number (see :func:`spkeras.validation.check_number`)."""
+    return validation.check_number(name, value, minimum=0, strictly=True, owner=f"Method '{method}'")
 
 
 def check_percentile(value, method: str) -> float:
     """Validates a percentile in (0, 100] and returns it as a float."""
-    value = check_positive("percentile", value, method)
-    if value > 100:
-        raise ValueError(f"Method '{method}': `percentile` must be in (0, 100]. Received: percentile={value!r}.")
-    return value
+    return validation.check_percentile(value, owner=f"Method '{method}'")

@@ -26,7 +26,11 @@ class ChannelwiseMaxCurrent(ThresholdPolicy):
             grows with the number of layers × samples × steps.
 
     Examples:
-        >>> # snn = spkeras.convert(cnn, x_calibration, method="channelwise", calibration_timesteps=32)
+        >>> import spkeras
+        >>> snn = spkeras.convert(spkeras.demo.DEMO_MODEL_PATH, spkeras.demo.load_sample()["x_calibration"][:50],
+        ...                       method="channelwise", calibration_timesteps=8)
+        >>> [layer.per_channel for layer in snn.layers if hasattr(layer, "step")]  # conv layers: one θ per channel
+        [True, True, False]
     """
 
     spike_value = "threshold"
@@ -39,7 +43,9 @@ class ChannelwiseMaxCurrent(ThresholdPolicy):
     def compute_scales(self, context):
         scales = []
         for position, name in enumerate(context.site_names):
-            currents = context.measure_currents(scales, position, self.calibration_timesteps, self.calibration_samples)
+            currents = context.probe.max_input_current(
+                scales, position, self.calibration_timesteps, self.calibration_samples
+            )
             currents = np.maximum(currents, 0.0)
             scale = currents if context.ranks[position] > 2 else np.float64(currents.max())
             logger.info("channelwise: '%s' thresholds in [%.4g, %.4g].", name, np.min(scale), np.max(scale))

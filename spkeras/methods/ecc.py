@@ -10,9 +10,43 @@
 - Optional *weight quantisation* (``signed_bit=n``, 0 = off): each layer's weights become signed n-bit
   integers ``trunc(W·2^(n−1)/max|W|)`` and the bias and threshold are scaled by the same factor, so the
   rescaling stays exact. (The original SpKeras used θ = κ·max|W|, which is not scale-consistent.)
+
+The amplification and the quantisation are this module's :class:`AmplifiedWeights` transform.
 """
 
-from spkeras.methods.base import ThresholdPolicy, check_positive, register_method
+from __future__ import annotations
+
+import numpy as np
+
+from spkeras import validation
+from spkeras.methods.base import ThresholdPolicy, WeightTransform, check_positive, register_method
+
+
+class AmplifiedWeights(WeightTransform):
+    """ECC's weight transform: amplification κ and optional signed integer weights.
+
+    Args:
+        gain: κ, applied to the linear layers that drive neurons (``spike_value="unit"``).
+        weight_bits: Signed bit width of every linear layer's weights (sign included); 0 keeps floats.
+
+    Examples:
+        >>> import numpy as np
+        >>> kernel, bias, factor = AmplifiedWeights(gain=100, weight_bits=3).quantize(
+        ...     np.array([[0.5], [-0.26]]), np.array([0.1]))
+        >>> kernel.ravel().tolist(), factor
+        ([4.0, -2.0], 8.0)
+    """
+
+    def __init__(self, gain: float = 1.0, weight_bits: int = 0):
+        self.gain = float(gain)
+        self.weight_bits = int(weight_bits)
+
+    def quantize(self, kernel, bias):
+        if not self.weight_bits:
+            return kernel, bias, 1.0
+        largest = float(np.max(np.abs(kernel)))
+        factor = 2.0 ** (self.weight_bits - 1) / largest if largest > 0 else 1.0
+        return np.trunc(kernel * factor), bias * factor, factor
 
 
 @register_method("ecc")
@@ -24,23 +58,32 @@ class ExplicitCurrentControl(ThresholdPolicy):
         signed_bit: Weight bit width including the sign; 0 (default) keeps float weights.
 
     Examples:
-        >>> # snn = spkeras.convert(cnn, x_calibration, method="ecc", amp_factor=100)
+        >>> import spkeras
+        >>> sample = spkeras.demo.load_sample()
+        >>> snn = spkeras.convert(spkeras.demo.DEMO_MODEL_PATH, sample["x_calibration"][:100], method="ecc",
+        ...                       amp_factor=100, signed_bit=8)
+        >>> sorted({float(layer.threshold.numpy().max()) > 100 for layer in snn.layers if hasattr(layer, "step")})
+        [True]
     """
 
     v_init = 0.5
 
     def __init__(self, amp_factor: float = 100.0, signed_bit: int = 0, **options):
         super().__init__(**options)
-        self.gain = check_positive("amp_factor", amp_factor, self.name)
-        if isinstance(signed_bit, bool) or not isinstance(signed_bit, int) or signed_bit < 0 or signed_bit == 1:
+        self.amp_factor = check_positive("amp_factor", amp_factor, self.name)
+        bits = validation.check_number("signed_bit", signed_bit, minimum=0, integer=True, owner="Method 'ecc'")
+        if bits == 1:
             raise ValueError(
                 f"Method 'ecc': `signed_bit` is 0 (off) or a bit width >= 2 including the sign. "
                 f"Received: signed_bit={signed_bit!r}."
             )
-        self.weight_bits = signed_bit
+        self.signed_bit = bits
 
     def site_scale(self, statistics):
         return statistics.maximum
 
+    def weight_transform(self) -> AmplifiedWeights:
+        return AmplifiedWeights(gain=self.amp_factor, weight_bits=self.signed_bit)
+
     def describe(self):
-        return f"ecc (amp_factor={self.gain}, v_init={self.v_init}, signed_bit={self.weight_bits})"
+        return f"ecc (amp_factor={self.amp_factor}, v_init={self.v_init}, signed_bit={self.signed_bit})"

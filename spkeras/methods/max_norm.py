@@ -12,7 +12,11 @@ class MaxNorm(ThresholdPolicy):
     """λ = maximum activation over the calibration data; reset to zero by default.
 
     Examples:
-        >>> # snn = spkeras.convert(cnn, x_calibration, method="max")
+        >>> import spkeras
+        >>> snn = spkeras.convert(spkeras.demo.DEMO_MODEL_PATH, spkeras.demo.load_sample()["x_calibration"][:50],
+        ...                       method="max")
+        >>> sorted({layer.reset for layer in snn.layers if hasattr(layer, "step")})
+        ['hard']
     """
 
     reset = "hard"

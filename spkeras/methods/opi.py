@@ -24,7 +24,12 @@ class OptimalPotentialInitialisation(ThresholdPolicy):
         percentile: For ReLUs without a clip bound: λ = this percentile of the positive activations.
 
     Examples:
-        >>> # snn = spkeras.convert(clipped_relu_cnn, x_calibration, method="opi")
+        >>> import keras, numpy as np, spkeras
+        >>> cnn = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.ReLU(max_value=2.0),
+        ...                         keras.layers.Dense(3)])
+        >>> snn = spkeras.convert(cnn, np.random.default_rng(0).normal(size=(64, 4)).astype("float32"), method="opi")
+        >>> [(float(layer.threshold.numpy()), layer.v_init) for layer in snn.layers if hasattr(layer, "step")]
+        [(2.0, 0.5)]
     """
 
     v_init = 0.5

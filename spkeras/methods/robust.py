@@ -15,7 +15,14 @@ class RobustNorm(ThresholdPolicy):
         percentile: p in (0, 100]; 100 equals max norm.
 
     Examples:
-        >>> # snn = spkeras.convert(cnn, x_calibration, method="robust", percentile=99.99)
+        >>> import numpy as np
+        >>> from spkeras.calibration import collect_statistics
+        >>> import keras
+        >>> inputs = keras.Input((1,))
+        >>> relu = keras.layers.ReLU()
+        >>> (stats,) = collect_statistics(keras.Model(inputs, relu(inputs)), [relu], np.arange(1.0, 1001.0)[:, None])
+        >>> round(RobustNorm(percentile=50).site_scale(stats))  # the median of 1..1000
+        500
     """
 
     def __init__(self, percentile: float = 99.9, **options):

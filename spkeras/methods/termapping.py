@@ -5,6 +5,7 @@ Thresholds come from the activation statistics (max by default, or a percentile)
 count is positive. The paper's exact details are unconfirmed (see METHODS.md); this is the rule described there.
 """
 
+from spkeras.layers import TernaryIntegrateAndFire
 from spkeras.methods.base import ThresholdPolicy, check_percentile, register_method
 
 
@@ -16,10 +17,14 @@ class TernaryMapping(ThresholdPolicy):
         percentile: λ = this percentile of the positive activations (100 = the maximum).
 
     Examples:
-        >>> # snn = spkeras.convert(cnn, x_calibration, method="termapping")
+        >>> import spkeras
+        >>> snn = spkeras.convert(spkeras.demo.DEMO_MODEL_PATH, spkeras.demo.load_sample()["x_calibration"][:50],
+        ...                       method="termapping")
+        >>> sorted({type(layer).__name__ for layer in snn.layers if hasattr(layer, "step")})
+        ['TernaryIntegrateAndFire']
     """
 
-    neuron = "ternary"
+    neuron_class = TernaryIntegrateAndFire
 
     def __init__(self, percentile: float = 100.0, **options):
         super().__init__(**options)
@@ -29,4 +34,4 @@ class TernaryMapping(ThresholdPolicy):
         return statistics.percentile(self.percentile)
 
     def describe(self):
-        return f"{self.name} (p={self.percentile}, neuron={self.neuron})"
+        return f"{self.name} (p={self.percentile}, neuron={self.neuron_class.__name__})"

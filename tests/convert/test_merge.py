@@ -5,7 +5,7 @@ import pytest
 import spkeras
 from spkeras.convert import fold_model
 from spkeras.simulate import record
-from tests.models import tiny_inputs
+from tests.model_zoo import tiny_inputs
 
 
 def residual_model():

@@ -4,7 +4,7 @@ import tensorflow as tf
 
 import spkeras
 from spkeras.layers.encoders import encode_chunk
-from tests.models import labels_from, tiny_cnn, tiny_inputs
+from tests.model_zoo import labels_from, tiny_cnn, tiny_inputs
 
 
 def test_count_encoding_gives_floor_x_t_spikes_evenly():

@@ -7,7 +7,7 @@ import pytest
 import spkeras
 from spkeras.layers import AugmentedIntegrateAndFire, IntegrateAndFire, TernaryIntegrateAndFire
 from spkeras.methods import available_methods
-from tests.models import labels_from, tiny_cnn, tiny_inputs
+from tests.model_zoo import labels_from, tiny_cnn, tiny_inputs
 
 ALL_METHODS = ["max", "robust", "ecc", "channelwise", "opi", "termapping", "augmapping"]
 

@@ -41,7 +41,7 @@ def test_robust_percentile_matches_numpy_on_positive_values():
 
 
 def test_ecc_amplification_is_the_gain():
-    assert get_method("ecc")(amp_factor=7).gain == 7.0
+    assert get_method("ecc")(amp_factor=7).weight_transform().gain == 7.0
     assert get_method("ecc")().v_init == 0.5
 
 
@@ -55,6 +55,7 @@ def test_a_new_method_is_one_registered_class():
         stats = _statistics(np.array([[4.0]]))
         assert get_method("half_max_test")().site_scale(stats) == 2.0
     finally:
-        from spkeras.methods import base
+        from spkeras.methods import unregister_method
 
-        base._METHODS.pop("half_max_test")
+        unregister_method("half_max_test")
+    assert "half_max_test" not in available_methods()

@@ -31,9 +31,9 @@ from collections.abc import Callable
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from spkeras import graph
+from spkeras.compat.layers import Keras2BatchNorm, float32_array
 from spkeras.convert.ir import Node
 from spkeras.convert.lower import lower_model
 
@@ -41,84 +41,6 @@ logger = logging.getLogger(__name__)
 
 CALIBRATION_BATCH = 100  # the original measured λ in batches of 100 and ignored the last N % 100 images
 POOLING_LAYERS = (keras.layers.AveragePooling2D, keras.layers.MaxPooling2D)
-
-
-@keras.saving.register_keras_serializable(package="spkeras.compat")
-class SpikeActivation(keras.layers.Layer):
-    """The original SpKeras neuron: the closed-form spike count over ``timesteps`` steps.
-
-    ``count = clip(floor((relu(Q + bias·T') + thresholding·θ_eff) / θ_eff), 0, T')`` with ``T' = timesteps +
-    spike_ext`` and ``θ_eff = scaling_factor·threshold``; ``noneloss=True`` drops the floor and the
-    ``thresholding`` term; ``spike_ext < 0`` drops the clip. Computed in float32 in the original's order.
-
-    Args:
-        threshold: θ (a positive float).
-        bias: Bias current per step (a float, or one float per channel).
-        timesteps: T.
-        thresholding: Initial-potential fraction (0.5 rounds instead of flooring).
-        scaling_factor: Multiplier of θ.
-        spike_ext: Extra steps (``T' = T + spike_ext``); negative disables the clip.
-        noneloss: Continuous count (no floor).
-
-    Examples:
-        >>> import numpy as np
-        >>> layer = SpikeActivation(threshold=1.0, timesteps=4)
-        >>> layer(np.array([[0.4, 2.6, 9.0]], dtype="float32")).numpy()
-        array([[0., 3., 4.]], dtype=float32)
-    """
-
-    #: A spiking layer (closed-form counts, no time-step rule) for the metrics and ``NeuronNumbers``.
-    spiking_neuron = True
-
-    def __init__(
-        self,
-        threshold=1.0,
-        bias=0.0,
-        timesteps=255,
-        thresholding=0.5,
-        scaling_factor=1.0,
-        spike_ext=0,
-        noneloss=False,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.threshold = float(threshold)
-        self.bias = [float(b) for b in np.ravel(bias)] if np.ndim(bias) else float(bias)
-        self.timesteps = int(timesteps)
-        self.thresholding = float(thresholding)
-        self.scaling_factor = float(scaling_factor)
-        self.spike_ext = int(spike_ext)
-        self.noneloss = bool(noneloss)
-
-    def call(self, inputs):
-        steps = self.timesteps + self.spike_ext
-        bias_current = np.asarray(self.bias, dtype="float32") * np.float32(steps)
-        theta = np.float32(self.scaling_factor) * np.float32(self.threshold)
-        x = ops.relu(ops.add(inputs, bias_current))
-        if not self.noneloss:
-            x = ops.add(x, theta * np.float32(self.thresholding))
-        x = ops.divide(x, theta)
-        if not self.noneloss:
-            x = ops.floor(x)
-        if self.spike_ext >= 0:
-            x = ops.clip(x, 0.0, float(steps))
-        return x
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            threshold=self.threshold,
-            bias=self.bias,
-            timesteps=self.timesteps,
-            thresholding=self.thresholding,
-            scaling_factor=self.scaling_factor,
-            spike_ext=self.spike_ext,
-            noneloss=self.noneloss,
-        )
-        return config
 
 
 @dataclasses.dataclass
@@ -165,31 +87,6 @@ class LegacyPlan:
     @property
     def thresholds(self) -> list[float]:
         return [float(step.threshold) for step in self.steps if step.kind == "spike"]
-
-
-class _Keras2BatchNorm(keras.layers.Layer):
-    """Batch norm in inference mode computed as Keras 2 did (fused kernel for 4-D inputs), for λ only."""
-
-    def __init__(self, source, **kwargs):
-        super().__init__(**kwargs)
-        variance = _float32(source.moving_variance)
-        self.mean = _float32(source.moving_mean)
-        self.variance = variance
-        self.gamma = _float32(source.gamma) if source.scale else np.ones_like(variance)
-        self.beta = _float32(source.beta) if source.center else np.zeros_like(variance)
-        self.epsilon = float(source.epsilon)
-
-    def call(self, inputs):
-        if len(inputs.shape) == 4 and self.epsilon >= 1.001e-5:
-            outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
-                inputs, self.gamma, self.beta, self.mean, self.variance, epsilon=self.epsilon, is_training=False
-            )
-            return outputs
-        return tf.nn.batch_normalization(inputs, self.mean, self.variance, self.beta, self.gamma, self.epsilon)
-
-
-def _float32(variable) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(variable), dtype="float32")
 
 
 def _pattern_error(node: Node, reason: str) -> ValueError:
@@ -249,7 +146,7 @@ def _calibration_probe(nodes: list[Node], sites: list[int], input_shape: tuple) 
             values[index] = layer(tensor)
             layer.set_weights([node.kernel.astype("float32"), node.bias.astype("float32")])
         elif node.kind == "batchnorm":
-            values[index] = _Keras2BatchNorm(node.source, name=f"probe_{index}")(tensor)
+            values[index] = Keras2BatchNorm(node.source, name=f"probe_{index}")(tensor)
         elif node.kind == "neuron":
             values[index] = keras.layers.Activation("relu", name=f"probe_{index}")(tensor)
         else:
@@ -282,12 +179,12 @@ def _fold(nodes: list[Node], linear: int, batchnorms: list[int], epsilon: float)
     bias = nodes[linear].bias.astype("float32")
     for index in batchnorms:
         layer = nodes[index].source
-        variance = _float32(layer.moving_variance)
-        gamma = _float32(layer.gamma) if layer.scale else np.ones_like(variance)
-        beta = _float32(layer.beta) if layer.center else np.zeros_like(variance)
+        variance = float32_array(layer.moving_variance)
+        gamma = float32_array(layer.gamma) if layer.scale else np.ones_like(variance)
+        beta = float32_array(layer.beta) if layer.center else np.zeros_like(variance)
         scale = gamma / np.sqrt(variance + float(epsilon))
         kernel = scale * kernel
-        bias = scale * (bias - _float32(layer.moving_mean)) + beta
+        bias = scale * (bias - float32_array(layer.moving_mean)) + beta
     return kernel, bias
 
 
@@ -318,7 +215,11 @@ def convert_legacy(
         A :class:`LegacyPlan`; build a Keras model from it with :func:`build_legacy_model`.
 
     Examples:
-        >>> # plan = convert_legacy(cnn, x_train); plan.lambdas
+        >>> import spkeras
+        >>> cnn = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
+        >>> plan = convert_legacy(cnn, spkeras.demo.load_sample()["x_calibration"][:100])
+        >>> len(plan.lambdas) == len(plan.norm_factors) + 1, plan.thresholds[0]
+        (True, 100.0)
     """
     nodes = lower_model(model)
     units = _layout(nodes)
@@ -374,75 +275,3 @@ def convert_legacy(
     )
     logger.info("SpKeras λ: %s; thresholds: %s.", [float(v) for v in lambdas], plan.thresholds)
     return plan
-
-
-def build_legacy_model(
-    plan: LegacyPlan, timesteps: int, thresholding=0.5, scaling_factor=1.0, spike_ext=0, noneloss=False
-) -> keras.Model:
-    """Instantiates the closed-form network for one T (the original's ``chts_model``).
-
-    The model takes ``floor(x·T)`` and returns the output-layer spike counts (followed by a softmax if the
-    source model ended with one, as in SpKeras).
-    """
-    used: set[str] = set()
-
-    def unique(base):
-        name, counter = base, 1
-        while name in used:
-            counter += 1
-            name = f"{base}_{counter}"
-        used.add(name)
-        return name
-
-    inputs = keras.Input(plan.input_shape, name=unique("input"))
-    tensor = inputs
-    for step in plan.steps:
-        if step.kind == "spike":
-            layer = SpikeActivation(
-                threshold=step.threshold,
-                bias=step.bias,
-                timesteps=timesteps,
-                thresholding=thresholding,
-                scaling_factor=scaling_factor,
-                spike_ext=spike_ext,
-                noneloss=noneloss,
-                name=unique(f"{step.name}_spike"),
-            )
-            tensor = layer(tensor)
-        else:
-            layer = step.make_layer(unique(step.name))
-            tensor = layer(tensor)
-            if step.kind == "linear":
-                layer.set_weights([step.kernel, np.zeros(step.kernel.shape[-1], dtype="float32")])
-    if plan.softmax:
-        tensor = keras.layers.Activation("softmax", name=unique("softmax"))(tensor)
-    return keras.Model(inputs, tensor, name=f"{plan.name}_spkeras")
-
-
-def spike_layers(model: keras.Model) -> list[SpikeActivation]:
-    return [layer for layer in model.layers if isinstance(layer, SpikeActivation)]
-
-
-def encode_input(batch: np.ndarray, timesteps: int, fix: float = 0) -> np.ndarray:
-    """SpKeras's input: ``floor(x·T)`` (or ``x·fix`` if ``fix > 0``), as float32."""
-    batch = np.asarray(batch)
-    return np.asarray(batch * fix if fix > 0 else np.floor(batch * timesteps), dtype="float32")
-
-
-def layer_counts(model: keras.Model, x: np.ndarray, timesteps: int, batch_size: int = 100, fix: float = 0):
-    """Yields, per batch, the spike counts of every spiking layer (a list of NumPy arrays, output last)."""
-    probe = keras.Model(model.inputs, [layer.output for layer in spike_layers(model)])
-    forward = tf.function(lambda batch: probe(batch, training=False), reduce_retracing=True)
-    for start in range(0, len(x), batch_size):
-        yield [value.numpy() for value in forward(encode_input(x[start : start + batch_size], timesteps, fix))]
-
-
-def output_counts(model: keras.Model, x: np.ndarray, timesteps: int, batch_size: int = 100, fix: float = 0):
-    """Output-layer spike counts of every image, shape ``(N, classes)``."""
-    probe = keras.Model(model.inputs, spike_layers(model)[-1].output)
-    forward = tf.function(lambda batch: probe(batch, training=False), reduce_retracing=True)
-    parts = [
-        forward(encode_input(x[start : start + batch_size], timesteps, fix)).numpy()
-        for start in range(0, len(x), batch_size)
-    ]
-    return np.concatenate(parts)

@@ -6,7 +6,7 @@ import tensorflow as tf
 import spkeras
 from spkeras.convert import fold_model
 from spkeras.simulate import Simulator, record
-from tests.models import labels_from, tiny_cnn, tiny_inputs
+from tests.model_zoo import labels_from, tiny_cnn, tiny_inputs
 
 
 @pytest.fixture

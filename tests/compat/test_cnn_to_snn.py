@@ -8,10 +8,10 @@ import pytest
 import tensorflow as tf
 
 import spkeras
-from spkeras import compat_legacy
+from spkeras import compat
 from spkeras.layers import IntegrateAndFire
 from spkeras.models import cnn_to_snn
-from tests.models import labels_from, tiny_cnn, tiny_inputs
+from tests.model_zoo import labels_from, tiny_cnn, tiny_inputs
 
 REFERENCE_STEPS = (4, 8, 16, 32, 64, 128, 256)
 # Accuracy of the original SpKeras on the reference model (SPKERAS_COMPAT.md §7).
@@ -142,7 +142,7 @@ def test_legacy_reproduces_reference_parameters(reference):
     snn, params = reference["snn"], reference["params"]
     np.testing.assert_array_equal(np.float32(snn.lambdas), params["lambdas"].astype("float32"))
     np.testing.assert_array_equal(np.float32(snn.norm_factors), params["norm_factors"].astype("float32"))
-    spikes = compat_legacy.spike_layers(snn.model)
+    spikes = compat.spike_layers(snn.model)
     assert len(spikes) == 5
     for k, layer in enumerate(spikes):
         assert np.float32(layer.threshold) == np.float32(params[f"spike{k}_threshold"])
@@ -158,7 +158,7 @@ def test_legacy_reproduces_reference_parameters(reference):
 def test_legacy_reproduces_reference_counts_first_500(reference):
     snn, x_test = reference["snn"], reference["x_test"][:500]
     for steps in REFERENCE_STEPS:
-        counts = compat_legacy.output_counts(snn.chts_model(steps), x_test, steps)
+        counts = compat.output_counts(snn.chts_model(steps), x_test, steps)
         np.testing.assert_array_equal(counts, reference["counts"][f"T{steps}"][:500], err_msg=f"T={steps}")
 
 
@@ -167,7 +167,7 @@ def test_legacy_reproduces_reference_counts_all_images(reference):
     snn, x_test, y_test = reference["snn"], reference["x_test"], reference["y_test"]
     np.testing.assert_array_equal(y_test, reference["counts"]["y_test"])
     for steps in REFERENCE_STEPS:
-        counts = compat_legacy.output_counts(snn.chts_model(steps), x_test, steps)
+        counts = compat.output_counts(snn.chts_model(steps), x_test, steps)
         np.testing.assert_array_equal(counts, reference["counts"][f"T{steps}"], err_msg=f"T={steps}")
         loss, accuracy = snn.evaluate(x_test, keras.utils.to_categorical(y_test, 10), timesteps=steps)
         assert accuracy == REFERENCE_ACCURACY[steps]
@@ -177,11 +177,11 @@ def test_legacy_reproduces_reference_counts_all_images(reference):
 def test_legacy_quantisation_reproduces_the_threshold_bug(reference):
     x_train, x_test, y_test = reference["x_train"], reference["x_test"][:2000], reference["y_test"][:2000]
     snn = cnn_to_snn(signed_bit=8, legacy=True)(reference["cnn"], x_train)
-    thresholds = [layer.threshold for layer in compat_legacy.spike_layers(snn.model)]
+    thresholds = [layer.threshold for layer in compat.spike_layers(snn.model)]
     # θ = max|W|·κ (SPKERAS_COMPAT.md §3.3: norms 4.23, 0.97, 0.365); pooling layers keep λ_pool/λ_prev.
     np.testing.assert_allclose(thresholds[::2], [423.3, 97.02, 36.52], rtol=1e-3)
     assert thresholds[1::2] == [float(np.float32(r)) for r in snn.norm_factors[1::2]]
-    predictions = np.argmax(compat_legacy.output_counts(snn.chts_model(64), x_test, 64), axis=1)
+    predictions = np.argmax(compat.output_counts(snn.chts_model(64), x_test, 64), axis=1)
     assert np.all(predictions == predictions[0])  # everything collapses to one class
     assert snn.evaluate(x_test, y_test, timesteps=64)[1] < 0.2
 
@@ -193,7 +193,7 @@ def test_legacy_calibration_ignores_tail_and_layer_epsilon():
     assert first.lambdas[1:] == with_tail.lambdas[1:]  # images 200..249 are ignored (⌊N/100⌋·100)
     # The BN (epsilon=0.01) is folded with the global epsilon argument.
     other = cnn_to_snn(legacy=True, epsilon=0.01)(model, x[:200])
-    plan_default, plan_other = first._plan, other._plan
+    plan_default, plan_other = first._backend.plan, other._backend.plan
     assert plan_default.lambdas == plan_other.lambdas
     assert not np.array_equal(plan_default.steps[0].kernel, plan_other.steps[0].kernel)
     (bn,) = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
@@ -203,7 +203,7 @@ def test_legacy_calibration_ignores_tail_and_layer_epsilon():
     expected = 100 * (scale * kernel) / plan_default.norm_factors[0]
     np.testing.assert_array_equal(plan_default.steps[0].kernel, expected)
     np.testing.assert_array_equal(
-        plan_default.steps[1].bias, 100 * (scale * (0 - mean) + beta) / first._plan.lambdas[1]
+        plan_default.steps[1].bias, 100 * (scale * (0 - mean) + beta) / first._backend.plan.lambdas[1]
     )
 
 
@@ -225,7 +225,7 @@ def test_spike_counter_legacy_reproduces_spkeras_rules():
     model, x = tiny_cnn(), tiny_inputs(450)
     snn_model = cnn_to_snn(legacy=True)(model, x[:300])
     maxima, per_image = snn_model.SpikeCounter(x[300:], timesteps=32)  # 150 images: SpKeras counts 100, divides by 150
-    counts = list(compat_legacy.layer_counts(snn_model.chts_model(32), x[300:400], 32))
+    counts = list(compat.layer_counts(snn_model.chts_model(32), x[300:400], 32))
     totals = [sum(float(batch[k].sum()) for batch in counts) for k in range(5)]
     assert per_image == [float(np.ceil(total / 150)) for total in totals]
     assert maxima == [max(float(batch[k].max()) for batch in counts) for k in range(5)]
@@ -235,13 +235,13 @@ def test_spike_counter_legacy_reproduces_spkeras_rules():
 
 
 def test_spike_activation_layer_closed_form_and_config():
-    layer = compat_legacy.SpikeActivation(threshold=2.0, bias=[0.25, -1.0], timesteps=8)
+    layer = compat.SpikeActivation(threshold=2.0, bias=[0.25, -1.0], timesteps=8)
     x = np.array([[3.0, 3.0]], dtype="float32")
     # floor((relu(3 + 0.25·8) + 1) / 2) = 3 and floor((relu(3 − 8) + 1) / 2) = 0
     np.testing.assert_array_equal(layer(x).numpy(), [[3.0, 0.0]])
     config = layer.get_config()
     assert json.loads(json.dumps(config)) == config
-    clone = compat_legacy.SpikeActivation.from_config({**config, "noneloss": True, "spike_ext": -1})
+    clone = compat.SpikeActivation.from_config({**config, "noneloss": True, "spike_ext": -1})
     # noneloss: no floor and no +θ/2; spike_ext=-1: no clip and T' = T − 1 for the bias (SpKeras bug 13).
     np.testing.assert_array_equal(clone(x).numpy(), [[(3 + 0.25 * 7) / 2, 0.0]])
 
@@ -299,7 +299,7 @@ def test_legacy_user_define_and_saved_model(tmp_path):
     assert fixed.lambdas[0] == measured.lambdas[0] and fixed.lambdas[-1] == measured.lambdas[-1]
     path = spkeras.save_model(measured.chts_model(64), tmp_path / "legacy.keras")
     restored = keras.saving.load_model(path)
-    inputs = compat_legacy.encode_input(x[:20], 64)
+    inputs = compat.encode_input(x[:20], 64)
     np.testing.assert_array_equal(
         restored.predict(inputs, verbose=0), measured.chts_model(64).predict(inputs, verbose=0)
     )

@@ -1,0 +1,173 @@
+"""The conversion pipeline, one way: lower → fold → statistics → method → build.
+
+``lower_model`` checks every layer against the converter registry and produces the IR; batch norms are folded;
+one streaming pass collects activation statistics of the folded ANN; the method turns them into per-site
+scales (measuring provisional SNNs through a :class:`~spkeras.convert.probe.Probe` if it needs to); the
+spiking network is built once, from the scales, the method's neuron settings and its weight transform.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import keras
+
+from spkeras import io, methods, validation
+from spkeras.calibration import collect_statistics
+from spkeras.convert.batchnorm import fold_batchnorm
+from spkeras.convert.build import build_folded_ann
+from spkeras.convert.lower import lower_model
+from spkeras.convert.probe import Probe
+from spkeras.methods.base import CalibrationContext
+
+logger = logging.getLogger(__name__)
+
+MAX_POOLING_POLICIES = ("average", "error")
+
+
+def fold_model(model: keras.Model, max_pooling: str = "average") -> keras.Model:
+    """Returns a new ANN equal to ``model`` with every BatchNormalization folded into its Conv2D/Dense.
+
+    Dropout and the output softmax are removed and ReLUs are explicit layers; the result computes the
+    same logits as ``model`` (up to float rounding). The source model is not modified.
+
+    Examples:
+        >>> import numpy as np, spkeras
+        >>> cnn = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
+        >>> x = spkeras.demo.load_sample()["x_test"][:8]
+        >>> folded = fold_model(cnn)
+        >>> bool(np.all(folded.predict(x, verbose=0).argmax(-1) == cnn.predict(x, verbose=0).argmax(-1)))
+        True
+        >>> [type(layer).__name__ for layer in folded.layers][-2:]  # the softmax is gone: logits out
+        ['ReLU', 'Dense']
+    """
+    model = io.load_model(model)
+    validation.check_choice("max_pooling", max_pooling, MAX_POOLING_POLICIES)
+    nodes = fold_batchnorm(lower_model(model, max_pooling=max_pooling))
+    folded, _ = build_folded_ann(nodes, f"{model.name}_folded")
+    return folded
+
+
+def convert(
+    model,
+    x_calibration,
+    method: str = "ecc",
+    timesteps: int = 64,
+    *,
+    reset: str | None = None,
+    v_init: float | None = None,
+    spike_value: str | None = None,
+    max_pooling: str = "average",
+    batch_size: int = 100,
+    strategy=None,
+    verbose: bool = False,
+    **method_options,
+) -> keras.Model:
+    """Converts a trained Keras CNN into a spiking neural network of integrate-and-fire neurons.
+
+    Steps: every layer is checked against the converter registry (an unsupported layer is refused with its
+    name, type and the reason); batch norms are folded with their own statistics and epsilon; activation
+    statistics are collected in one streaming pass over ``x_calibration``; the method turns them into
+    thresholds and weight scales; a new functional ``keras.Model`` of spiking layers is built. The source
+    model is never modified.
+
+    Args:
+        model: A ``keras.Model`` (Sequential or functional) or the path of a ``.h5``/``.keras`` file.
+        x_calibration: Calibration inputs scaled as for the ANN: a float NumPy array of shape
+            ``(N,) + input_shape`` or a batched ``tf.data.Dataset``. A few hundred to a few thousand
+            training images are typical.
+        method: A registered method name: ``"ecc"`` (default), ``"robust"``, ``"max"``, ``"channelwise"``,
+            ``"opi"``, ``"termapping"``, ``"augmapping"`` (see ``spkeras.methods.available_methods()``).
+        timesteps: Number of time steps the network is meant to run; used by the closed-form forward pass
+            of the returned model (``snn.predict``). Simulation may use any number of steps.
+        reset: Override the method's reset mode (``"soft"`` or ``"hard"``).
+        v_init: Override the method's initial potential (fraction of the threshold, in [0, 1)).
+        spike_value: Override the spike parametrisation: ``"unit"`` (weights rescaled) or ``"threshold"``
+            (weights unchanged, spikes carry θ).
+        max_pooling: ``"average"`` replaces MaxPooling2D by AveragePooling2D with a warning;
+            ``"error"`` refuses models with max pooling.
+        batch_size: Calibration batch size for NumPy input (the global batch under a strategy).
+        strategy: A ``tf.distribute.Strategy`` for the calibration pass; defaults to the active scope's.
+        verbose: Show a progress bar during calibration.
+        **method_options: Options of the method, e.g. ``percentile=99.9`` for ``"robust"``,
+            ``amp_factor=100`` for ``"ecc"``.
+
+    Returns:
+        The spiking ``keras.Model``; its ``IntegrateAndFire`` layers hold thresholds as non-trainable weights.
+
+    Raises:
+        ValueError: For unsupported layers, bad data (wrong shape, NaN/inf, empty) or bad arguments.
+        TypeError: For data of the wrong type or dtype.
+
+    Examples:
+        >>> import spkeras
+        >>> cnn = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
+        >>> sample = spkeras.demo.load_sample()
+        >>> snn = spkeras.convert(cnn, sample["x_calibration"][:100], method="ecc", timesteps=64)
+        >>> [type(layer).__name__ for layer in snn.layers][:3]
+        ['InputLayer', 'Conv2D', 'IntegrateAndFire']
+    """
+    started = time.perf_counter()
+    model = io.load_model(model)
+    timesteps = validation.check_timesteps(timesteps)
+    batch_size = validation.check_batch_size(batch_size)
+    validation.check_choice("max_pooling", max_pooling, MAX_POOLING_POLICIES)
+    policy = methods.get_method(method)(**method_options)
+    # Bad reset / v_init / spike_value fail here with the layer's own messages, before any work is done.
+    settings = policy.neuron_settings(timesteps, reset=reset, v_init=v_init, spike_value=spike_value).validate()
+
+    nodes = fold_batchnorm(lower_model(model, max_pooling=max_pooling))
+    settings = _spike_value_for(nodes, settings, explicit=spike_value is not None, model_name=model.name)
+    input_shape = tuple(model.inputs[0].shape[1:])
+    x_calibration = validation.check_inputs(x_calibration, input_shape, "x_calibration")
+
+    folded, folded_layers = build_folded_ann(nodes, f"{model.name}_folded")
+    sites = [index for index, node in enumerate(nodes) if node.kind == "neuron"]
+    statistics = collect_statistics(
+        folded, [folded_layers[i] for i in sites], x_calibration, batch_size, verbose, strategy=strategy
+    )
+    probe = Probe(nodes, sites, [s.maximum for s in statistics], settings, x_calibration, batch_size, model.name)
+    context = CalibrationContext(
+        site_names=[nodes[i].name for i in sites],
+        statistics=statistics,
+        bounds=[nodes[i].bound for i in sites],
+        ranks=[len(folded_layers[i].output.shape) for i in sites],
+        probe=probe,
+    )
+    scales = policy.compute_scales(context)
+    if len(scales) != len(sites):
+        raise ValueError(
+            f"Method '{policy.name}' returned {len(scales)} scales for {len(sites)} neuron sites. "
+            f"Received: {len(scales)} scales. compute_scales() must return one λ per site, in network order."
+        )
+    snn, _ = probe.build(scales, settings, policy.weight_transform(), f"{model.name}_snn")
+    logger.info(
+        "Converted '%s' with %s (reset=%s, v_init=%s, spike_value=%s): %d spiking layers in %.2f s.",
+        model.name,
+        policy.describe(),
+        settings.reset,
+        settings.v_init,
+        settings.spike_value,
+        len(sites),
+        time.perf_counter() - started,
+    )
+    return snn
+
+
+def _spike_value_for(nodes, settings, explicit: bool, model_name: str):
+    """Models with Add/Concatenate need spikes that carry θ, so that merged tensors share the ANN's scale."""
+    if settings.spike_value != "unit" or not any(node.kind == "merge" for node in nodes):
+        return settings
+    merges = [node.name for node in nodes if node.kind == "merge"]
+    if explicit:
+        raise ValueError(
+            f"Model '{model_name}' merges tensors ({', '.join(merges)}), which is exact only when spikes carry "
+            "their threshold. Received: spike_value='unit'. Pass spike_value='threshold' (or leave it unset)."
+        )
+    logger.info(
+        "'%s' has Add/Concatenate layers: spikes carry their threshold (spike_value='threshold') so that "
+        "merged tensors share the ANN's scale; the dynamics are those of the requested method.",
+        model_name,
+    )
+    return settings.replace(spike_value="threshold")
