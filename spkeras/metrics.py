@@ -30,7 +30,7 @@ def layer_macs(model: keras.Model) -> dict[str, int]:
 
     Examples:
         >>> import keras
-        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="dense")])
         >>> layer_macs(model)
         {'dense': 12}
     """

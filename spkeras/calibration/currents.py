@@ -32,7 +32,7 @@ def max_input_current(model: keras.Model, x, timesteps: int, batch_size: int = 1
         >>> neuron = [layer for layer in snn.layers if isinstance(layer, spkeras.layers.IntegrateAndFire)][1]
         >>> partial = keras.Model(snn.inputs, neuron.input)
         >>> max_input_current(partial, sample["x_calibration"][:20], timesteps=8).shape
-        (64,)
+        (32,)
     """
     simulator = get_simulator(model, timesteps, require_neurons=False)
     largest = None

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from spkeras import distribute
 from spkeras.calibration.batches import iterate_batches
+from spkeras.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def collect_statistics(
     positives = [0] * len(site_layers)
     counts = [0] * len(site_layers)
     total = len(data) if not isinstance(data, tf.data.Dataset) else None
-    progress = keras.utils.Progbar(total, verbose=1 if verbose else 0, unit_name="image")
+    progress = progress_bar(total or 0, verbose, unit_name="image")  # 0: unknown (a dataset)
     seen = 0
     strategy = distribute.resolve_strategy(strategy)
 

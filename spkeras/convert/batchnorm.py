@@ -24,7 +24,14 @@ def fold_batchnorm(nodes: list[Node]) -> list[Node]:
         A new node list without batch-normalisation nodes.
 
     Examples:
-        >>> # used by spkeras.convert; see tests/convert/test_batchnorm.py
+        >>> import keras
+        >>> from spkeras.convert.lower import lower_model
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, use_bias=False),
+        ...                           keras.layers.BatchNormalization(), keras.layers.ReLU()])
+        >>> [node.kind for node in lower_model(model)]
+        ['input', 'linear', 'batchnorm', 'neuron']
+        >>> [node.kind for node in fold_batchnorm(lower_model(model))]
+        ['input', 'linear', 'neuron']
     """
     readers = consumers(nodes)
     result: list[Node] = []

@@ -22,7 +22,7 @@ def layer_report(model: keras.Model, max_pooling: str = "average") -> list[tuple
 
     Examples:
         >>> import keras
-        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="tanh")])
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="tanh", name="dense")])
         >>> layer_report(model)[0][:2]
         ('dense', 'Dense')
     """

@@ -30,7 +30,7 @@ class ChannelwiseMaxCurrent(ThresholdPolicy):
         >>> snn = spkeras.convert(spkeras.demo.DEMO_MODEL_PATH, spkeras.demo.load_sample()["x_calibration"][:50],
         ...                       method="channelwise", calibration_timesteps=8)
         >>> [layer.per_channel for layer in snn.layers if hasattr(layer, "step")]  # conv layers: one θ per channel
-        [True, True, False]
+        [True, True]
     """
 
     spike_value = "threshold"

@@ -27,7 +27,8 @@ class OptimalPotentialInitialisation(ThresholdPolicy):
         >>> import keras, numpy as np, spkeras
         >>> cnn = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.ReLU(max_value=2.0),
         ...                         keras.layers.Dense(3)])
-        >>> snn = spkeras.convert(cnn, np.random.default_rng(0).normal(size=(64, 4)).astype("float32"), method="opi")
+        >>> snn = spkeras.convert(cnn, np.random.default_rng(0).normal(size=(64, 4)).astype("float32"), method="opi",
+        ...                       spike_value="threshold")
         >>> [(float(layer.threshold.numpy()), layer.v_init) for layer in snn.layers if hasattr(layer, "step")]
         [(2.0, 0.5)]
     """

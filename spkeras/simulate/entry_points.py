@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from spkeras import distribute, validation
+from spkeras.progress import progress_bar
 from spkeras.simulate.result import SimulationResult
 from spkeras.simulate.simulator import get_simulator
 
@@ -45,7 +46,7 @@ def spike_trains(snn: keras.Model, x, timesteps: int = 32) -> dict[str, np.ndarr
         >>> snn = spkeras.convert(spkeras.demo.DEMO_MODEL_PATH, sample["x_calibration"][:50])
         >>> trains = spike_trains(snn, sample["x_test"][:2], timesteps=16)
         >>> [train.shape[:2] for train in trains.values()]
-        [(16, 2), (16, 2), (16, 2)]
+        [(16, 2), (16, 2)]
     """
     simulator = get_simulator(snn, timesteps)
     x = validation.check_array_inputs(x, simulator.input_shape, "x")
@@ -153,7 +154,7 @@ def evaluate(
     correct = np.zeros(simulator.timesteps)
     spikes = np.zeros((simulator.timesteps, len(simulator.layer_names)))
     events = np.zeros_like(spikes)
-    progress = keras.utils.Progbar(len(x), verbose=1 if verbose else 0, unit_name="image")
+    progress = progress_bar(len(x), verbose, unit_name="image")
     strategy = distribute.resolve_strategy(strategy)
 
     def batch_results():

@@ -1,0 +1,58 @@
+"""What a simulation can measure besides accuracy: mean values per step, maximum currents, spike trains.
+
+A mixin of :class:`~spkeras.simulate.simulator.Simulator`: each measurement is a fold over the chunks of the
+time loop (:meth:`~spkeras.simulate.simulator.Simulator.fold`), compiled once per simulator for any batch size.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+class MeasurementsMixin:
+    """Compiled measurements of a :class:`~spkeras.simulate.simulator.Simulator` (see its ``fold``)."""
+
+    def _mean_values(self, x, seed):
+        self.traces += 1
+        batch = tf.shape(x)[0]
+
+        def body(index, result, carry):
+            accumulated, totals = carry
+            return accumulated + tf.reduce_sum(result.output, axis=0), [t + e for t, e in zip(totals, result.emitted)]
+
+        totals = [
+            tf.zeros(tf.concat([[batch], self.nodes[i].layer.feature_shape], axis=0), tf.float32)
+            for i in self.neuron_positions
+        ]
+        accumulated, totals = self.fold(x, body, (tf.zeros([batch, self.num_classes], tf.float32), totals), seed)
+        steps = float(self.timesteps)
+        return accumulated / steps, [total / steps for total in totals]
+
+    def mean_values(self, x, seed):
+        """Mean output per step ``(B, K)`` and, per spiking layer, its mean emitted value per step ``(B, ...)``."""
+        return self._compile("mean_values", self._mean_values)(x, seed)
+
+    def _output_maximum(self, x, seed):
+        def body(index, result, carry):
+            output = result.output
+            return tf.maximum(carry, tf.reduce_max(tf.reshape(output, [-1, tf.shape(output)[-1]]), axis=0))
+
+        return self.fold(x, body, tf.fill([self.num_classes], tf.float32.min), seed)
+
+    def output_maximum(self, x, seed):
+        """Largest per-step value of the output, per output channel ``(K,)``, over the batch and all steps."""
+        return self._compile("output_maximum", self._output_maximum)(x, seed)
+
+    def _trains(self, x, seed):
+        chunks = self.timesteps // self.chunk_size
+
+        def body(index, result, carry):
+            return [array.write(index, train) for array, train in zip(carry, result.trains)]
+
+        arrays = [tf.TensorArray(tf.float32, size=chunks) for _ in self.neuron_positions]
+        arrays = self.fold(x, body, arrays, seed)
+        return [array.concat() for array in arrays]
+
+    def spike_trains(self, x, seed):
+        """Per spiking layer, the value emitted at every step, ``(T, B, ...)``."""
+        return self._compile("spike_trains", self._trains)(x, seed)
