@@ -85,7 +85,7 @@ def measure_one(model_name, batch_size, timesteps, chunk_size, repeats):
     import tensorflow as tf
 
     import spkeras
-    from spkeras.analytic import _closed_form_model
+    from spkeras.analytic import closed_form_model
     from spkeras.convert import fold_model
     from spkeras.simulate import Simulator
 
@@ -104,7 +104,7 @@ def measure_one(model_name, batch_size, timesteps, chunk_size, repeats):
     run = lambda: [value.numpy() for value in simulator.run_batch(x_tensor, y_tensor, seed)]  # noqa: E731
     simulator.run_batch(x_tensor[:2], y_tensor[:2], seed)  # traces the loop (the batch axis is dynamic)
     snn_time = _median_time(run, repeats)
-    closed = _closed_form_model(snn)
+    closed = closed_form_model(snn)
     steps = tf.constant(float(timesteps))
     closed(x_tensor, steps)[0].numpy()
     closed_time = _median_time(lambda: closed(x_tensor, steps)[0].numpy(), max(repeats * 3, 5))

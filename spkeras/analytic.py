@@ -37,8 +37,20 @@ class ClosedFormResult:
         return dataclasses.asdict(self)
 
 
-def _closed_form_model(snn: keras.Model, jit_compile: bool | None = None):
-    """A compiled ``forward(x, timesteps) -> (output, total spikes)`` using each neuron's own closed form."""
+def closed_form_model(snn: keras.Model, jit_compile: bool | None = None):
+    """A compiled ``forward(x, timesteps) -> (output, total spikes)`` using each neuron's own closed form.
+
+    Each spiking layer's :meth:`~spkeras.layers.IntegrateAndFire.closed_form_count` replaces its time loop; the
+    graph is walked with :func:`spkeras.network.spiking_network`, like the simulator's.
+
+    Examples:
+        >>> import spkeras, tensorflow as tf
+        >>> sample = spkeras.demo.load_sample()
+        >>> snn = spkeras.convert(spkeras.demo.DEMO_MODEL_PATH, sample["x_calibration"][:50])
+        >>> output, spikes = closed_form_model(snn)(sample["x_test"][:4], tf.constant(64.0))
+        >>> tuple(output.shape), float(spikes) > 0
+        ((4, 10), True)
+    """
     network = spiking_network(snn)
 
     @tf.function(reduce_retracing=True, jit_compile=jit_compile, autograph=False)
@@ -89,7 +101,7 @@ def estimate_closed_form(
     input_shape = tuple(snn.inputs[0].shape[1:])
     x = validation.check_array_inputs(x, input_shape, "x")
     labels = validation.check_labels(y, len(x), int(snn.outputs[0].shape[-1]))
-    forward = _closed_form_model(snn, jit_compile=jit_compile)
+    forward = closed_form_model(snn, jit_compile=jit_compile)
     accuracy, spikes = [], []
     for step in steps:
         correct, total_spikes = 0, 0.0

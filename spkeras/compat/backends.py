@@ -16,6 +16,7 @@ from spkeras import metrics, validation
 from spkeras.compat import plan as legacy_plan
 from spkeras.compat import run as legacy_run
 from spkeras.layers import IntegrateAndFire
+from spkeras.network import spiking_network
 
 RECORD_BUDGET = 2**26  # values kept in memory at once when counting spikes of the time-stepped network
 
@@ -60,7 +61,7 @@ class SimulatedBackend:
                     f"`{name}` only exists in SpKeras's closed-form counts. Received: {name}={value!r}. "
                     f"Use cnn_to_snn(..., legacy=True) for it, or keep {name}={default!r}."
                 )
-        neurons = [layer for layer in self.snn.layers if isinstance(layer, IntegrateAndFire)]
+        neurons = spiking_network(self.snn).neuron_layers
         if all(layer.v_init == thresholding for layer in neurons) and scaling_factor == 1.0:
             return self.snn
 
@@ -102,7 +103,7 @@ class SimulatedBackend:
     def layer_counts(self, model, x, timesteps, batch_size):
         """Yields, per chunk of images, the spike counts of every spiking layer."""
         steps = validation.check_timesteps(timesteps)
-        names = [layer.name for layer in model.layers if isinstance(layer, IntegrateAndFire)]
+        names = [layer.name for layer in spiking_network(model).neuron_layers]
         for values in _record_chunks(model, x, steps, batch_size):
             yield [_spike_counts(model.get_layer(name), values[name], steps) for name in names]
 
@@ -166,7 +167,7 @@ def _record_chunks(model: keras.Model, x: np.ndarray, timesteps: int, batch_size
     """Simulates ``x`` in chunks sized so that the recorded per-neuron values stay within RECORD_BUDGET."""
     from spkeras.simulate import record
 
-    neurons = sum(int(np.prod(layer.output.shape[1:])) for layer in model.layers if isinstance(layer, IntegrateAndFire))
+    neurons = sum(int(np.prod(layer.output.shape[1:])) for layer in spiking_network(model).neuron_layers)
     chunk = max(batch_size, (RECORD_BUDGET // max(neurons, 1)) // batch_size * batch_size)
     for start in range(0, len(x), chunk):
         yield record(model, x[start : start + chunk], timesteps=timesteps, batch_size=batch_size)
