@@ -29,9 +29,9 @@ class ProgressBar:
         >>> for done in (50, 100, 150):
         ...     bar.update(done)
         >>> print(stream.getvalue(), end="")
-          50/200 images  25%
-         100/200 images  50%
-         150/200 images  75%
+ 50/200 images  25%
+        100/200 images  50%
+        150/200 images  75%
     """
 
     WIDTH = 24
@@ -67,7 +67,7 @@ class ProgressBar:
         if self.total <= 0:
             return f"{done} {units} {elapsed:.0f}s"
         fraction = min(max(done / self.total, 0.0), 1.0)
-        text = f"{done:>{digits + 1}}/{self.total} {units} {fraction:>4.0%}"
+        text = f"{done:>{digits}}/{self.total} {units} {fraction:>4.0%}"
         if self.dynamic:
             filled = int(self.WIDTH * fraction)
             text += " [" + "=" * filled + (">" if filled < self.WIDTH else "") + " " * (self.WIDTH - filled - 1) + "]"
