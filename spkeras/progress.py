@@ -29,7 +29,7 @@ class ProgressBar:
         >>> for done in (50, 100, 150):
         ...     bar.update(done)
         >>> print(stream.getvalue(), end="")
- 50/200 images  25%
+         50/200 images  25%
         100/200 images  50%
         150/200 images  75%
     """
