@@ -15,6 +15,7 @@ def check_number(
     minimum: float | None = None,
     strictly: bool = False,
     maximum: float | None = None,
+    below: bool = False,
     integer: bool = False,
     owner: str | None = None,
 ) -> float | int:
@@ -28,7 +29,8 @@ def check_number(
         value: The value received.
         minimum: Lower bound (inclusive unless ``strictly``).
         strictly: Whether ``minimum`` itself is refused.
-        maximum: Upper bound (inclusive).
+        maximum: Upper bound (inclusive unless ``below``).
+        below: Whether ``maximum`` itself is refused.
         integer: Require an integer.
         owner: Prefix naming who takes the argument (e.g. ``"Method 'ecc'"``).
 
@@ -45,7 +47,7 @@ def check_number(
     if valid and minimum is not None:
         valid = value > minimum if strictly else value >= minimum
     if valid and maximum is not None:
-        valid = value <= maximum
+        valid = value < maximum if below else value <= maximum
     if not valid:
         if not integer and minimum == 0 and strictly and maximum is None:
             requirement = "a positive number"
@@ -54,7 +56,7 @@ def check_number(
             if minimum is not None:
                 requirement += f" {'>' if strictly else '>='} {minimum}"
             if maximum is not None:
-                requirement += f" {'and ' if minimum is not None else ''}<= {maximum}"
+                requirement += f" {'and ' if minimum is not None else ''}{'<' if below else '<='} {maximum}"
         prefix = f"{owner}: " if owner else ""
         raise ValueError(f"{prefix}`{name}` must be {requirement}. Received: {name}={value!r}.")
     return int(value) if integer else float(value)

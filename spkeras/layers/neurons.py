@@ -20,6 +20,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from spkeras import validation
+
 RESET_MODES = ("soft", "hard")
 SPIKE_VALUES = ("unit", "threshold")
 
@@ -96,20 +98,15 @@ class IntegrateAndFire(keras.layers.Layer):
                 f"{type(self).__name__} '{self.name}': `reset` must be one of {self.supported_resets}. "
                 f"Received: {reset!r}."
             )
-        if not isinstance(v_init, numbers.Real) or not 0.0 <= float(v_init) < 1.0:
-            raise ValueError(
-                f"IntegrateAndFire '{self.name}': `v_init` is a fraction of the threshold in [0, 1). "
-                f"Received: {v_init!r}."
-            )
+        owner = f"{type(self).__name__} '{self.name}'"
+        # v_init is a fraction of the threshold.
+        v_init = validation.check_number("v_init", v_init, minimum=0, maximum=1, below=True, owner=owner)
         if spike_value not in SPIKE_VALUES:
             raise ValueError(
-                f"IntegrateAndFire '{self.name}': `spike_value` must be one of {SPIKE_VALUES}. "
+                f"{type(self).__name__} '{self.name}': `spike_value` must be one of {SPIKE_VALUES}. "
                 f"Received: {spike_value!r}."
             )
-        if isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral) or timesteps <= 0:
-            raise ValueError(
-                f"IntegrateAndFire '{self.name}': `timesteps` must be a positive integer. Received: {timesteps!r}."
-            )
+        timesteps = validation.check_number("timesteps", timesteps, minimum=0, strictly=True, integer=True, owner=owner)
         self.reset = reset
         self.v_init = float(v_init)
         self.spike_value = spike_value
