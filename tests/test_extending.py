@@ -5,6 +5,7 @@ The plugins register themselves on import; the fixtures unregister them afterwar
 them. (Keras's serialization registry cannot be unregistered; the plugins use their own package name there.)
 """
 
+import ast
 import importlib.util
 import pathlib
 
@@ -17,9 +18,9 @@ from spkeras.convert import (
     UnsupportedLayerError,
     layer_report,
     register_converter,
-    supported_layer_names,
     unregister_converter,
 )
+from spkeras.convert.registry import registered_converter
 from spkeras.methods import available_methods, get_method, unregister_method
 
 PLUGINS = pathlib.Path(__file__).resolve().parent / "plugins"
@@ -51,7 +52,7 @@ def crop():
         yield module
     finally:
         unregister_converter(module.BorderCrop2D)
-    assert "BorderCrop2D" not in supported_layer_names()
+    assert registered_converter(module.BorderCrop2D) is None
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,19 @@ def _neurons(snn):
 
 def _thresholds(snn):
     return [keras.ops.convert_to_numpy(layer.threshold) for layer in _neurons(snn)]
+
+
+@pytest.mark.parametrize("name", ["leaky_method", "crop_converter"])
+def test_the_plugins_import_only_public_spkeras_names(name):
+    imported = []
+    for node in ast.walk(ast.parse((PLUGINS / f"{name}.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module.split(".")[0] == "spkeras":
+            imported += [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            imported += [alias.name for alias in node.names if alias.name.split(".")[0] == "spkeras"]
+    assert imported
+    private = [path for path in imported if any(part.startswith("_") for part in path.split("."))]
+    assert not private, f"tests/plugins/{name}.py reaches into private spkeras names: {private}"
 
 
 # --- a method with its own neuron variant and option -------------------------------------------------------------
