@@ -58,7 +58,7 @@ def closed_form_model(snn: keras.Model, jit_compile: bool | None = None):
         counts = []
 
         def neuron(layer, current):
-            count = layer.closed_form_count(current, timesteps)
+            count = layer.closed_form_count(layer.closed_form_input(current, timesteps), timesteps)
             counts.append(tf.reduce_sum(count))
             return layer.emit(count / timesteps)
 

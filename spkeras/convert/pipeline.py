@@ -14,7 +14,7 @@ import time
 import keras
 
 from spkeras import io, methods, validation
-from spkeras.calibration import collect_statistics
+from spkeras.calibration import collect_statistics, post
 from spkeras.convert.batchnorm import fold_batchnorm
 from spkeras.convert.build import build_folded_ann
 from spkeras.convert.lower import lower_model
@@ -59,6 +59,7 @@ def convert(
     v_init: float | None = None,
     spike_value: str | None = None,
     max_pooling: str = "average",
+    calibrate=None,
     batch_size: int = 100,
     strategy=None,
     verbose: bool = False,
@@ -88,6 +89,10 @@ def convert(
         max_pooling: ``"average"`` replaces MaxPooling2D by AveragePooling2D with a warning;
             ``"error"`` refuses models with max pooling.
         batch_size: Calibration batch size for NumPy input (the global batch under a strategy).
+        calibrate: Post-conversion calibration for ``timesteps`` (see :mod:`spkeras.calibration.post`): None
+            (default), ``"threshold"``, ``"bias"``, ``"potential"``, a list of them, or a pipeline name
+            (``"light"`` = threshold + bias, ``"advanced"`` = threshold + potential). Calibrated quantities are
+            non-trainable weights of the neuron layers; simulating for another T is allowed (accuracy may drop).
         strategy: A ``tf.distribute.Strategy`` for the calibration pass; defaults to the active scope's.
         verbose: Show a progress bar during calibration.
         **method_options: Options of the method, e.g. ``percentile=99.9`` for ``"robust"``,
@@ -113,6 +118,7 @@ def convert(
     timesteps = validation.check_timesteps(timesteps)
     batch_size = validation.check_batch_size(batch_size)
     validation.check_choice("max_pooling", max_pooling, MAX_POOLING_POLICIES)
+    modes = post.resolve_modes(calibrate)
     policy = methods.get_method(method)(**method_options)
     # Bad reset / v_init / spike_value fail here with the layer's own messages, before any work is done.
     settings = policy.neuron_settings(timesteps, reset=reset, v_init=v_init, spike_value=spike_value).validate()
@@ -141,14 +147,37 @@ def convert(
             f"Method '{policy.name}' returned {len(scales)} scales for {len(sites)} neuron sites. "
             f"Received: {len(scales)} scales. compute_scales() must return one λ per site, in network order."
         )
-    snn, _ = probe.build(scales, settings, policy.weight_transform(), f"{model.name}_snn")
+    site_layers = [folded_layers[i] for i in sites]
+    if "threshold" in modes:
+        scales = post.search_thresholds(
+            folded,
+            site_layers,
+            x_calibration,
+            timesteps,
+            settings.v_init,
+            [len(folded_layers[i].output.shape) > 2 for i in sites],
+            context.bounds,
+            batch_size,
+            verbose,
+        )
+    tuned = [mode for mode in modes if mode != "threshold"]
+    if tuned:
+        options = {"calibrated_bias": "bias" in tuned, "calibrated_potential": "potential" in tuned}
+        settings = settings.replace(options={**settings.options, **options})
+    snn, layers = probe.build(scales, settings, policy.weight_transform(), f"{model.name}_snn")
+    if tuned:
+        lambdas = probe.site_scales(scales)
+        targets = post.ann_target_rates(folded, site_layers, [lambdas[i] for i in sites], x_calibration, batch_size)
+        neurons = [layers[i] for i in sites]
+        post.calibrate_neurons(snn, neurons, targets, x_calibration, timesteps, tuned, batch_size, verbose)
     logger.info(
-        "Converted '%s' with %s (reset=%s, v_init=%s, spike_value=%s): %d spiking layers in %.2f s.",
+        "Converted '%s' with %s (reset=%s, v_init=%s, spike_value=%s, calibrate=%s): %d spiking layers in %.2f s.",
         model.name,
         policy.describe(),
         settings.reset,
         settings.v_init,
         settings.spike_value,
+        modes or None,
         len(sites),
         time.perf_counter() - started,
     )

@@ -73,6 +73,11 @@ class IntegrateAndFire(keras.layers.Layer):
             or ``"threshold"`` (θ; weights unchanged).
         timesteps: Number of time steps assumed by the closed-form forward pass (``layer(x)``). The simulator
             ignores it and runs as many steps as asked.
+        calibrated_bias: Add a per-channel bias current every step (non-trainable weight ``bias_current``, zero
+            until post-conversion calibration sets it).
+        calibrated_potential: Add a per-neuron offset to the initial potential (weight ``potential_offset``).
+        calibrated_steps: K > 0 adds a per-step, per-channel bias during the first K steps (weight
+            ``step_bias`` of shape ``(K, channels)``); 0 disables it.
         **kwargs: Standard ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
 
     Examples:
@@ -90,7 +95,18 @@ class IntegrateAndFire(keras.layers.Layer):
     #: Whether one event can carry several spikes (the simulator then counts events separately).
     graded_spikes = False
 
-    def __init__(self, threshold=1.0, reset="soft", v_init=0.0, spike_value="unit", timesteps=64, **kwargs):
+    def __init__(
+        self,
+        threshold=1.0,
+        reset="soft",
+        v_init=0.0,
+        spike_value="unit",
+        timesteps=64,
+        calibrated_bias=False,
+        calibrated_potential=False,
+        calibrated_steps=0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.threshold_init = _threshold_value(threshold, self.name)
         if reset not in self.supported_resets:
@@ -111,6 +127,14 @@ class IntegrateAndFire(keras.layers.Layer):
         self.v_init = float(v_init)
         self.spike_value = spike_value
         self.timesteps = int(timesteps)
+        for name, flag in (("calibrated_bias", calibrated_bias), ("calibrated_potential", calibrated_potential)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{owner}: `{name}` must be True or False. Received: {name}={flag!r}.")
+        self.calibrated_bias = bool(calibrated_bias)
+        self.calibrated_potential = bool(calibrated_potential)
+        self.calibrated_steps = validation.check_number(
+            "calibrated_steps", calibrated_steps, minimum=0, integer=True, owner=owner
+        )
         self.feature_shape = None
 
     @property
@@ -138,6 +162,36 @@ class IntegrateAndFire(keras.layers.Layer):
             initializer=keras.initializers.Constant(initial),
             trainable=False,
         )
+        channels = (input_shape[-1],)
+        for flag, name, weight_shape in (
+            (self.calibrated_bias, "bias_current", channels),
+            (self.calibrated_potential, "potential_offset", self.feature_shape),
+            (self.calibrated_steps, "step_bias", (self.calibrated_steps,) + channels),
+        ):
+            if flag:
+                setattr(
+                    self, name, self.add_weight(name=name, shape=weight_shape, initializer="zeros", trainable=False)
+                )
+
+    @property
+    def adjusts_input(self) -> bool:
+        """Whether calibrated biases are added to the input current (see :meth:`input_current`)."""
+        return self.calibrated_bias or self.calibrated_steps > 0
+
+    def input_current(self, current, step):
+        """The current entering the membrane at ``step`` (0-based): synaptic current plus calibrated biases."""
+        if self.calibrated_bias:
+            current = current + self.bias_current
+        if self.calibrated_steps:
+            index = ops.minimum(step, self.calibrated_steps - 1)
+            bias = ops.take(self.step_bias, index, axis=0)
+            current = current + ops.where(step < self.calibrated_steps, bias, ops.zeros_like(bias))
+        return current
+
+    def start_potential(self):
+        """The potential at t = 0 (``v_init · θ``, plus the calibrated offset), broadcastable to the state."""
+        start = self.v_init * self.threshold
+        return start + self.potential_offset if self.calibrated_potential else start
 
     # --- the neuron model, one small function per phase -------------------------------------------------
 
@@ -148,7 +202,7 @@ class IntegrateAndFire(keras.layers.Layer):
             batch_size: Number of samples (an int or a scalar tensor).
         """
         shape = (batch_size,) + tuple(self.feature_shape)
-        return (ops.zeros(shape, dtype=self.compute_dtype) + self.v_init * self.threshold,)
+        return (ops.zeros(shape, dtype=self.compute_dtype) + self.start_potential(),)
 
     def charge(self, potential, current):
         """Integrates one step of input current."""
@@ -196,10 +250,12 @@ class IntegrateAndFire(keras.layers.Layer):
         one spike at the first step where the potential reaches θ and then one every ``ceil(θ/I)`` steps.
         """
         threshold = self.threshold
-        start = self.v_init * threshold
+        start = self.start_potential()
         steps = ops.cast(timesteps, self.compute_dtype)
         if self.reset == "soft":
-            charge = ops.maximum(current, 0.0) * steps + start  # >= 0, so only the upper clip is needed
+            charge = ops.maximum(current, 0.0) * steps + start  # >= 0 unless a calibrated offset is negative
+            if self.calibrated_potential:
+                charge = ops.maximum(charge, 0.0)
             return ops.minimum(ops.floor(charge / threshold), steps)
         positive = ops.maximum(current, 1e-30)
         first = ops.maximum(ops.ceil((threshold - start) / positive), 1.0)
@@ -207,8 +263,18 @@ class IntegrateAndFire(keras.layers.Layer):
         count = ops.where(first <= steps, 1.0 + ops.floor((steps - first) / period), 0.0)
         return ops.where(current > 0, count, ops.zeros_like(count))
 
+    def closed_form_input(self, current, timesteps):
+        """The constant current of the closed form: ``current`` plus the calibrated biases averaged over T steps."""
+        if self.calibrated_bias:
+            current = current + self.bias_current
+        if self.calibrated_steps:
+            steps = ops.cast(timesteps, self.compute_dtype)
+            used = ops.cast(ops.arange(self.calibrated_steps) < ops.cast(timesteps, "int32"), self.compute_dtype)
+            current = current + ops.sum(self.step_bias * used[:, None], axis=0) / steps
+        return current
+
     def call(self, inputs):
-        count = self.closed_form_count(inputs, self.timesteps)
+        count = self.closed_form_count(self.closed_form_input(inputs, self.timesteps), self.timesteps)
         return self.emit(count / float(self.timesteps))
 
     def compute_output_shape(self, input_shape):
@@ -227,6 +293,9 @@ class IntegrateAndFire(keras.layers.Layer):
                 "v_init": self.v_init,
                 "spike_value": self.spike_value,
                 "timesteps": self.timesteps,
+                "calibrated_bias": self.calibrated_bias,
+                "calibrated_potential": self.calibrated_potential,
+                "calibrated_steps": self.calibrated_steps,
             }
         )
         return config

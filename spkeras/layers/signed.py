@@ -80,6 +80,6 @@ class AugmentedIntegrateAndFire(_NetCountIntegrateAndFire):
         return self.emit(coefficients), (potential, net_count + coefficients), coefficients
 
     def closed_form_count(self, current, timesteps):
-        start = self.v_init * self.threshold
+        start = self.start_potential()
         steps = ops.cast(timesteps, self.compute_dtype)
         return ops.maximum(ops.floor((ops.maximum(current, 0.0) * steps + start) / self.threshold), 0.0)

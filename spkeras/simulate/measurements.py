@@ -24,7 +24,8 @@ class MeasurementsMixin:
             tf.zeros(tf.concat([[batch], self.nodes[i].layer.feature_shape], axis=0), tf.float32)
             for i in self.neuron_positions
         ]
-        accumulated, totals = self.fold(x, body, (tf.zeros([batch, self.num_classes], tf.float32), totals), seed)
+        initial = tf.zeros(tf.concat([[batch], self.output_shape], axis=0), tf.float32)
+        accumulated, totals = self.fold(x, body, (initial, totals), seed)
         steps = float(self.timesteps)
         return accumulated / steps, [total / steps for total in totals]
 

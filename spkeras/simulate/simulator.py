@@ -135,6 +135,7 @@ class Simulator(MeasurementsMixin):
         self.layer_names = [layer.name for layer in self.network.neuron_layers]
         self.input_shape = tuple(snn.inputs[0].shape[1:])
         self.num_classes = int(snn.outputs[0].shape[-1])
+        self.output_shape = tuple(snn.outputs[0].shape[1:])
         self.traces = 0
         # (Compiling each neuron step alone with XLA to fuse its elementwise ops was measured: no gain on CPU.)
         self._steps = {i: self._counting_step(self.nodes[i].layer) for i in self.neuron_positions}
@@ -167,7 +168,11 @@ class Simulator(MeasurementsMixin):
 
     @staticmethod
     def _counting_step(layer):
-        def step(current, state):
+        adjusts = getattr(layer, "adjusts_input", False)
+
+        def step(current, state, time_index):
+            if adjusts:
+                current = layer.input_current(current, time_index)
             output, state, spikes = layer.step(current, state)
             count = tf.reduce_sum(tf.abs(spikes) if layer.signed_spikes else spikes)
             event = tf.cast(tf.math.count_nonzero(spikes), tf.float32) if layer.graded_spikes else count
@@ -221,7 +226,9 @@ class Simulator(MeasurementsMixin):
             state = states[slot]
             outputs, counts, events = [], [], []
             for step in range(self.chunk_size):
-                output, state, count, event = self._steps[position](current[step] if dynamic else current, state)
+                output, state, count, event = self._steps[position](
+                    current[step] if dynamic else current, state, chunk_index * self.chunk_size + step
+                )
                 outputs.append(output)
                 counts.append(count)
                 events.append(event)
