@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -43,7 +44,12 @@ def check_number(
         ValueError: `signed_bit` must be an integer. Received: signed_bit=1.5.
     """
     kind = numbers.Integral if integer else numbers.Real
-    valid = isinstance(value, kind) and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value))
+    valid = isinstance(value, kind) and not isinstance(value, (bool, np.bool_))
+    if valid:
+        try:
+            valid = math.isfinite(value)
+        except OverflowError:  # an int beyond the float range
+            valid = False
     if valid and minimum is not None:
         valid = value > minimum if strictly else value >= minimum
     if valid and maximum is not None:
