@@ -417,17 +417,16 @@ def dip_note(result) -> str | None:
         >>> import numpy as np
         >>> from spkeras.simulate import SimulationResult
         >>> result = SimulationResult(4, np.array([0.2, 0.9, 0.8, 0.8]), ["relu"], np.ones((4, 1)), 10, 1.0)
-        >>> print(dip_note(result))  # doctest: +ELLIPSIS
-        note: the accuracy dips from t = 2 to t = 4 before it climbs: ...
+        >>> print(dip_note(result))
+        note: the dip from t = 2 to t = 4 is low-T quantisation of max-normalised ReLU rates; it fades as t grows.
     """
     steps = result.report_steps()
     best_step = steps[0]
     for step in steps[1:]:
         if result.accuracy_at(step) < result.accuracy_at(best_step) - 1e-9:
             return (
-                f"note: the accuracy dips from t = {best_step} to t = {step} before it climbs: with max-normalised "
-                "thresholds, a few steps quantise each\nReLU rate coarsely and the errors add up layer by layer; "
-                "they shrink as t grows (post-conversion calibration targets low T)."
+                f"note: the dip from t = {best_step} to t = {step} is low-T quantisation of max-normalised ReLU "
+                "rates; it fades as t grows."
             )
         if result.accuracy_at(step) > result.accuracy_at(best_step):
             best_step = step

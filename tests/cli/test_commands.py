@@ -281,5 +281,5 @@ def test_demo_is_clean_and_explains_a_dip(tmp_path):
     out = completed.stdout
     assert out.startswith("spkeras demo: bundled MNIST CNN, 1000 test images, method=ecc")
     assert "ANN accuracy: 0.9880" in out and "ANN - SNN" in out
-    assert "note: the accuracy dips from t = 2 to t = 4" in out
+    assert "note: the dip from t = 2 to t = 4 is low-T quantisation" in out
     assert _files(tmp_path) == []

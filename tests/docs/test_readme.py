@@ -1,0 +1,129 @@
+"""The README and the docs say what the code does: the supported layers, the test command, the license, and
+the README's ``spkeras`` commands run as written."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import pathlib
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.docs import snippets
+
+ROOT = snippets.ROOT
+GENERATED_LIST = re.compile(r"<!-- supported-layers -->(?P<names>.*?)<!-- /supported-layers -->", re.DOTALL)
+TEST_COMMAND = 'pip install -e ".[test]" && ruff check . && ruff format --check . && pytest'
+SCRIPT = pathlib.Path(sys.executable).with_name("spkeras")
+COMMAND = [str(SCRIPT)] if SCRIPT.is_file() else [sys.executable, "-m", "spkeras"]
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/index.md"])
+def test_supported_layer_list_is_the_registry(page):
+    from spkeras.convert import supported_layer_names
+
+    match = GENERATED_LIST.search((ROOT / page).read_text(encoding="utf-8"))
+    assert match, f"{page} has no <!-- supported-layers --> ... <!-- /supported-layers --> list"
+    listed = re.findall(r"`(\w+)`", match["names"])
+    expected = ", ".join(f"`{name}`" for name in supported_layer_names())
+    assert listed == supported_layer_names(), f"update the list in {page} to:\n{expected}"
+
+
+def test_refusal_message_lists_the_same_layers():
+    import keras
+
+    import spkeras
+    from spkeras.convert import supported_layer_names
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="tanh")(inputs))
+    with pytest.raises(ValueError) as info:
+        spkeras.convert(model, np.zeros((4, 4), "float32"))
+    assert ", ".join(supported_layer_names()) in str(info.value)
+
+
+def test_readme_test_command_runs_lint_and_is_what_ci_runs():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"```bash\n{TEST_COMMAND}\n```" in readme
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert ci[-1] == TEST_COMMAND
+    assert "set -euo pipefail" in ci
+
+
+def test_license_matches_setup_cfg_and_ships():
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    assert config["metadata"]["license"] == "MIT"
+    assert config["metadata"]["license_files"].split() == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License") and "WITHOUT WARRANTY OF ANY KIND" in text
+
+
+def test_changelog_has_this_release():
+    import spkeras
+
+    assert f"## {spkeras.__version__} " in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+
+
+def _spkeras_commands(path: pathlib.Path) -> list[str]:
+    """The ``spkeras ...`` lines of the ```bash blocks of ``path`` (continuations joined, comments dropped)."""
+    commands = []
+    for block in snippets.blocks(path, "bash"):
+        for line in block.code.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            while "&&" in words:  # "pip install -e . && spkeras demo": keep the spkeras part
+                words = words[words.index("&&") + 1 :]
+            if words and words[0] == "spkeras":
+                commands.append(shlex.join(words))
+    return commands
+
+
+def _prepare(folder: pathlib.Path) -> None:
+    """The files the documented commands name, made from the bundled model and a slice of the sample."""
+    import spkeras
+
+    with np.load(spkeras.demo.SAMPLE_PATH) as data:
+        x_calibration, x_test, y_test = data["x_calibration"][:200], data["x_test"][:100], data["y_test"][:100]
+    for name in ("model.h5", "cnn.h5"):
+        shutil.copy(spkeras.demo.DEMO_MODEL_PATH, folder / name)
+    spkeras.save_model(spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH), folder / "cnn.keras")
+    for name in ("data.npz", "calibration.npz", "train.npz"):
+        np.savez(folder / name, x=x_calibration)
+    np.savez(folder / "test.npz", x=x_test, y=y_test)
+
+
+def _run_documented(page: str, tmp_path, skip_demo: bool = False):
+    commands = _spkeras_commands(ROOT / page)
+    assert commands, f"{page} has no spkeras commands"
+    _prepare(tmp_path)
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    for command in commands:
+        words = shlex.split(command)
+        if skip_demo and words[1] == "demo":
+            continue
+        completed = subprocess.run(
+            [*COMMAND, *words[1:]], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600
+        )
+        details = (
+            f"{page}: `{command}` exited {completed.returncode}\n{completed.stdout[-2000:]}{completed.stderr[-3000:]}"
+        )
+        assert completed.returncode == 0, details
+        assert "Traceback" not in completed.stderr and "cuInit" not in completed.stderr, details
+
+
+def test_readme_commands_run_as_written(tmp_path):
+    _run_documented("README.md", tmp_path)
+    for output in ("snn.keras", "result.json", "accuracy.png"):
+        assert (tmp_path / output).is_file(), output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["docs/getting-started.md", "docs/cli.md", "docs/index.md"])
+def test_documented_commands_run_as_written(page, tmp_path):
+    _run_documented(page, tmp_path)
