@@ -14,6 +14,8 @@ this is our own implementation):
   pipeline).
 - ``"potential"``: per neuron, the initial potential gets ``T·θ·(E[r_ANN] − E[r_SNN])`` averaged over the
   calibration images (advanced pipeline).
+- ``"per_step"``: a per-step, per-channel bias found forward, step by step (FTBC, Wu et al., ECCV 2024; see
+  :mod:`spkeras.calibration.temporal`).
 
 Each SNN measurement simulates the partial network up to the layer being tuned (earlier layers already
 calibrated) for exactly T steps, streaming the calibration data in batches. The calibrated quantities are
@@ -34,7 +36,7 @@ from spkeras.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
-MODES = ("threshold", "bias", "potential")
+MODES = ("threshold", "bias", "potential", "per_step")
 PIPELINES = {"light": ("threshold", "bias"), "advanced": ("threshold", "potential")}
 SEARCH_CANDIDATES = 80
 SEARCH_STEP = 0.01
@@ -44,8 +46,8 @@ def resolve_modes(calibrate) -> tuple[str, ...]:
     """Returns the calibration modes to run, in their order of application.
 
     Args:
-        calibrate: ``None`` (none), a mode (``"threshold"``, ``"bias"``, ``"potential"``), a pipeline name
-            (``"light"`` = threshold + bias, ``"advanced"`` = threshold + potential) or a list of modes.
+        calibrate: ``None`` (none), a mode (``"threshold"``, ``"bias"``, ``"potential"``, ``"per_step"``), a
+            pipeline name (``"light"`` = threshold + bias, ``"advanced"`` = threshold + potential) or a list.
 
     Examples:
         >>> resolve_modes(("potential", "threshold"))

@@ -14,7 +14,7 @@ import time
 import keras
 
 from spkeras import io, methods, validation
-from spkeras.calibration import collect_statistics, post
+from spkeras.calibration import collect_statistics, post, temporal
 from spkeras.convert.batchnorm import fold_batchnorm
 from spkeras.convert.build import build_folded_ann
 from spkeras.convert.lower import lower_model
@@ -91,7 +91,8 @@ def convert(
         batch_size: Calibration batch size for NumPy input (the global batch under a strategy).
         calibrate: Post-conversion calibration for ``timesteps`` (see :mod:`spkeras.calibration.post`): None
             (default), ``"threshold"``, ``"bias"``, ``"potential"``, a list of them, or a pipeline name
-            (``"light"`` = threshold + bias, ``"advanced"`` = threshold + potential). Calibrated quantities are
+            (``"light"`` = threshold + bias, ``"advanced"`` = threshold + potential), or ``"per_step"`` (FTBC per-step
+            biases). Calibrated quantities are
             non-trainable weights of the neuron layers; simulating for another T is allowed (accuracy may drop).
         strategy: A ``tf.distribute.Strategy`` for the calibration pass; defaults to the active scope's.
         verbose: Show a progress bar during calibration.
@@ -162,14 +163,24 @@ def convert(
         )
     tuned = [mode for mode in modes if mode != "threshold"]
     if tuned:
-        options = {"calibrated_bias": "bias" in tuned, "calibrated_potential": "potential" in tuned}
+        options = {
+            "calibrated_bias": "bias" in tuned,
+            "calibrated_potential": "potential" in tuned,
+            "calibrated_steps": timesteps if "per_step" in tuned else 0,
+        }
         settings = settings.replace(options={**settings.options, **options})
     snn, layers = probe.build(scales, settings, policy.weight_transform(), f"{model.name}_snn")
     if tuned:
         lambdas = probe.site_scales(scales)
-        targets = post.ann_target_rates(folded, site_layers, [lambdas[i] for i in sites], x_calibration, batch_size)
+        lambdas = [lambdas[i] for i in sites]
         neurons = [layers[i] for i in sites]
-        post.calibrate_neurons(snn, neurons, targets, x_calibration, timesteps, tuned, batch_size, verbose)
+        if "bias" in tuned or "potential" in tuned:
+            targets = post.ann_target_rates(folded, site_layers, lambdas, x_calibration, batch_size)
+            post.calibrate_neurons(snn, neurons, targets, x_calibration, timesteps, tuned, batch_size, verbose)
+        if "per_step" in tuned:
+            temporal.calibrate_steps(
+                snn, neurons, folded, site_layers, lambdas, x_calibration, timesteps, verbose=verbose
+            )
     logger.info(
         "Converted '%s' with %s (reset=%s, v_init=%s, spike_value=%s, calibrate=%s): %d spiking layers in %.2f s.",
         model.name,

@@ -57,3 +57,15 @@ class MeasurementsMixin:
     def spike_trains(self, x, seed):
         """Per spiking layer, the value emitted at every step, ``(T, B, ...)``."""
         return self._compile("spike_trains", self._trains)(x, seed)
+
+    def _output_trains(self, x, seed):
+        chunks = self.timesteps // self.chunk_size
+
+        def body(index, result, carry):
+            return carry.write(index, result.output)
+
+        return self.fold(x, body, tf.TensorArray(tf.float32, size=chunks), seed).concat()
+
+    def output_trains(self, x, seed):
+        """The output's value at every step, ``(T, B) + output shape`` (e.g. a layer's input current)."""
+        return self._compile("output_trains", self._output_trains)(x, seed)
