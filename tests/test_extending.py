@@ -124,6 +124,20 @@ def test_the_leaky_closed_form_is_the_count_of_its_own_dynamics(leaky):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(current)), count / 16)
 
 
+def test_the_leaky_closed_form_starts_from_a_calibrated_potential(leaky):
+    # Post-conversion calibration (calibrate="potential") offsets the start potential; the count must follow.
+    layer = leaky.LeakyIntegrateAndFire(threshold=1.0, leak=0.8, timesteps=8, calibrated_potential=True)
+    current = np.full((1, 4), 0.3, dtype="float32")
+    layer.build(current.shape)
+    layer.potential_offset.assign(np.array([0.0, 0.5, 0.9, -0.5], dtype="float32"))
+    state, count = layer.initial_state(1), np.zeros_like(current)
+    for _ in range(8):
+        _, state, spikes = layer.step(current, state)
+        count += keras.ops.convert_to_numpy(spikes)
+    assert len(set(count.ravel().tolist())) > 1  # the offsets change the count
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.closed_form_count(current, 8)), count)
+
+
 def test_leak_lowers_spike_counts_for_the_same_thresholds(leaky, sample):
     cnn = _demo_cnn()
     x, y, x_test = sample["x_calibration"], sample["y_test"], sample["x_test"]

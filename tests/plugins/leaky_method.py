@@ -52,7 +52,7 @@ class LeakyIntegrateAndFire(IntegrateAndFire):
             spikes = self.fire(potential)
             return self.reset_potential(potential, spikes), count + spikes
 
-        start = ops.zeros_like(current) + self.v_init * self.threshold
+        start = ops.zeros_like(current) + self.start_potential()
         steps = ops.cast(timesteps, "int32")
         _, count = ops.fori_loop(0, steps, one_step, (start, ops.zeros_like(current)))
         return count
