@@ -25,10 +25,13 @@ import re
 import sys
 import tempfile
 
-# The built-in method and encoding names, listed here so that building the parser imports no TensorFlow;
-# tests/cli check them against spkeras.methods.available_methods() and spkeras.layers.encoders.ENCODINGS.
+# Names listed here so that building the parser imports no TensorFlow. --method and --calibrate are checked
+# against the library after parsing (so a new method or calibration mode works before it is listed here);
+# tests/cli check that every listed name exists there.
 METHOD_NAMES = ("augmapping", "channelwise", "ecc", "max", "opi", "robust", "termapping")
 ENCODING_NAMES = ("analog", "poisson", "count")
+# Post-conversion calibration: the modes and pipelines of spkeras.calibration.post, and "none".
+CALIBRATION_NAMES = ("none", "threshold", "bias", "potential", "light", "advanced")
 # Extensions --plot accepts; matplotlib picks the format by the extension.
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -178,6 +181,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _calibration(name: str) -> str | None:
+    """The ``calibrate=`` value for a ``--calibrate`` name, checked against the library's modes and pipelines."""
+    if name == "none":
+        return None
+    from spkeras.calibration.post import resolve_modes
+
+    try:
+        resolve_modes(name)
+    except ValueError as error:
+        raise UsageError(f"Unknown --calibrate. Received: --calibrate={name!r}. {error}") from None
+    return name
+
+
 def _parse_options(items) -> dict:
     options = {}
     for item in items or []:
@@ -310,6 +326,7 @@ def _convert(arguments) -> int:
     options = _parse_options(arguments.option)
     start_tensorflow()
     _check_method(arguments.method)
+    calibrate = _calibration(arguments.calibrate)
     import spkeras
 
     model = _load(arguments.model, "MODEL")
@@ -324,6 +341,8 @@ def _convert(arguments) -> int:
         if arguments.test_limit:
             x_test, y_test = x_test[: arguments.test_limit], y_test[: arguments.test_limit]
     with _results_stay_on_stdout():
+        if calibrate is not None:
+            options.setdefault("calibrate", calibrate)
         snn = spkeras.convert(
             model, x, method=arguments.method, timesteps=arguments.timesteps, verbose=not arguments.quiet, **options
         )
@@ -410,8 +429,13 @@ def _info(arguments) -> int:
     return EXIT_OK if not refused else EXIT_REFUSED
 
 
-def dip_note(result) -> str | None:
+def dip_note(result, tolerance: float = 0.01, hint: str = "") -> str | None:
     """One line explaining a dip of the accuracy between two reported steps, or ``None`` when it only rises.
+
+    Args:
+        result: A :class:`~spkeras.simulate.SimulationResult`.
+        tolerance: Drops smaller than this (e.g. one image in a hundred) are not called a dip.
+        hint: Added in parentheses at the end, e.g. what removes the dip.
 
     Examples:
         >>> import numpy as np
@@ -423,10 +447,10 @@ def dip_note(result) -> str | None:
     steps = result.report_steps()
     best_step = steps[0]
     for step in steps[1:]:
-        if result.accuracy_at(step) < result.accuracy_at(best_step) - 1e-9:
+        if result.accuracy_at(step) < result.accuracy_at(best_step) - tolerance:
             return (
                 f"note: the dip from t = {best_step} to t = {step} is low-T quantisation of max-normalised ReLU "
-                "rates; it fades as t grows."
+                f"rates; it fades as t grows{f' ({hint})' if hint else ''}."
             )
         if result.accuracy_at(step) > result.accuracy_at(best_step):
             best_step = step
@@ -436,14 +460,23 @@ def dip_note(result) -> str | None:
 def _demo(arguments) -> int:
     start_tensorflow()
     _check_method(arguments.method)
+    calibrate = _calibration(arguments.calibrate)
     from spkeras.demo import run_demo
 
     with _results_stay_on_stdout():
-        report = run_demo(method=arguments.method, timesteps=arguments.timesteps, verbose=not arguments.quiet)
+        report = run_demo(
+            method=arguments.method,
+            timesteps=arguments.timesteps,
+            verbose=not arguments.quiet,
+            calibrate=calibrate,
+        )
     result = report["result"]
-    print(f"spkeras demo: bundled MNIST CNN, {result.num_images} test images, method={report['method']}")
+    print(
+        f"spkeras demo: bundled MNIST CNN, {result.num_images} test images, method={report['method']}, "
+        f"calibrate={arguments.calibrate}"
+    )
     print(result.table(reference_accuracy=report["ann_accuracy"]))
-    note = dip_note(result)
+    note = dip_note(result, hint="--calibrate advanced removes it" if arguments.calibrate == "none" else "")
     if note:
         print(note)
     print(
@@ -464,6 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     from spkeras import __version__
 
     methods = ", ".join(METHOD_NAMES)
+    calibrations = ", ".join(CALIBRATION_NAMES)
     parser = argparse.ArgumentParser(
         prog="spkeras",
         description="Convert trained Keras CNNs into spiking neural networks and simulate them.",
@@ -492,6 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--limit", type=_positive_int, help="use only the first N calibration samples")
     convert.add_argument(
         "--option", action="append", metavar="NAME=VALUE", help="method option, e.g. --option percentile=99.99"
+    )
+    convert.add_argument(
+        "--calibrate",
+        default="none",
+        metavar="NAME",
+        help=f"post-conversion calibration for T: {calibrations} (light = threshold + bias, advanced = threshold + "
+        "potential) (none)",
     )
     convert.add_argument(
         "--data", help=".npz with test inputs and labels: also measure the ANN and simulate the SNN for T steps"
@@ -537,6 +578,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--method", default="ecc", metavar="NAME", help=f"conversion method: {methods} (ecc)")
     demo.add_argument("-T", "--timesteps", type=_positive_int, default=64, help="number of time steps (64)")
+    demo.add_argument(
+        "--calibrate",
+        default="advanced",
+        metavar="NAME",
+        help=f"post-conversion calibration for T: {calibrations} (advanced: the best low-T curve here; none: the "
+        "plain method)",
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(handler=_demo)
     return parser

@@ -275,11 +275,11 @@ def test_user_set_log_level_is_respected(workdir):
 
 
 def test_demo_is_clean_and_explains_a_dip(tmp_path):
-    completed = run("demo", "-T", "8", "--quiet", cwd=tmp_path)
+    completed = run("demo", "-T", "8", "--calibrate", "none", "--quiet", cwd=tmp_path)
     _assert_clean(completed)
     assert completed.stderr == ""
     out = completed.stdout
-    assert out.startswith("spkeras demo: bundled MNIST CNN, 1000 test images, method=ecc")
+    assert out.startswith("spkeras demo: bundled MNIST CNN, 1000 test images, method=ecc, calibrate=none")
     assert "ANN accuracy: 0.9880" in out and "ANN - SNN" in out
-    assert "note: the dip from t = 2 to t = 4 is low-T quantisation" in out
+    assert "note: the dip from t = 2 to t = 4 is low-T quantisation" in out and "--calibrate advanced" in out
     assert _files(tmp_path) == []
