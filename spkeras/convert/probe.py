@@ -27,19 +27,20 @@ def repair_scale(scale: np.ndarray, site: str, layer_maximum: float) -> np.ndarr
         >>> repair_scale(np.array([2.0, 0.0]), "relu", layer_maximum=3.0).tolist()
         [2.0, 3.0]
     """
-    if np.all(scale > 0) and np.all(np.isfinite(scale)):
+    usable = np.isfinite(scale) & (scale > 0)
+    if np.all(usable):
         return scale
-    fallback = layer_maximum if layer_maximum > 0 else 1.0
-    if scale.ndim == 0 or not np.any(scale > 0):
+    fallback = layer_maximum if np.isfinite(layer_maximum) and layer_maximum > 0 else 1.0
+    if scale.ndim == 0 or not np.any(usable):
         logger.warning(
-            "Neuron site '%s' never activated on the calibration data; its threshold is set from %g. "
-            "Use more (or more varied) calibration data.",
+            "Neuron site '%s' never activated on the calibration data (or its scale is not finite); its threshold "
+            "is set from %g. Use more (or more varied) calibration data.",
             site,
             fallback,
         )
         return np.full(scale.shape, fallback)
-    logger.info("Neuron site '%s': %d silent channels get the layer's scale.", site, int(np.sum(scale <= 0)))
-    return np.where(scale > 0, scale, fallback)
+    logger.info("Neuron site '%s': %d silent channels get the layer's scale.", site, int(np.sum(~usable)))
+    return np.where(usable, scale, fallback)
 
 
 class Probe:

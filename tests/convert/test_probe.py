@@ -57,11 +57,6 @@ def test_nan_scales_are_repaired():
     np.testing.assert_array_equal(repair_scale(np.float64(np.nan), "s", layer_maximum=4.0), 4.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: repair_scale detects a non-finite channel (np.isfinite) but only replaces channels <= 0, so an "
-    "infinite channel scale is returned as is (it becomes an infinite threshold or zero weights)",
-)
 def test_infinite_channel_scales_are_repaired():
     repaired = repair_scale(np.array([np.inf, 2.0]), "s", layer_maximum=4.0)
     assert np.all(np.isfinite(repaired))
