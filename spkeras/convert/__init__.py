@@ -9,6 +9,7 @@ from spkeras.convert.probe import Probe
 from spkeras.convert.registry import (
     UnsupportedLayerError,
     register_converter,
+    registered_converter,
     supported_layer_names,
     unregister_converter,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "fold_model",
     "layer_report",
     "register_converter",
+    "registered_converter",
     "supported_layer_names",
     "unregister_converter",
 ]
