@@ -115,7 +115,11 @@ def test_notebook_is_stored_clean(path):
     assert notebook.metadata["kernelspec"]["name"] == "python3"
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert all(not cell.outputs and cell.execution_count is None for cell in code_cells), "strip the outputs"
-    assert "google.colab" in code_cells[0].source and "pip" in code_cells[0].source
+    install = code_cells[0].source
+    assert 'find_spec("spkeras")' in install and '"pip", "install"' in install, "the first code cell installs spkeras"
+    assert "check=True" not in install and "http" not in install and "git+" not in install
+    text = path.read_text(encoding="utf-8")
+    assert "github.com/spkeras/spkeras" not in text and "<owner>" not in text, "no placeholder repository"
     assert "parameters" in code_cells[1].metadata.get("tags", []), "the second code cell holds the parameters"
     assert not any(line.lstrip().startswith(("!", "%")) for cell in code_cells for line in cell.source.splitlines())
 
@@ -155,3 +159,57 @@ def test_notebook_runs_top_to_bottom(name, tmp_path, record_property):
     )
     for filename in EXPECTED_FILES[name]:
         assert (workdir / filename).is_file(), f"{name} did not write {filename} in its working directory"
+
+
+def _install_cell(path) -> str:
+    notebook = nbformat.read(path, as_version=4)
+    return next(cell.source for cell in notebook.cells if cell.cell_type == "code")
+
+
+def _run_install_cell(source: str, cwd, monkeypatch, importable: bool):
+    """Runs the install cell with spkeras (not) importable; returns the pip commands it ran and its output."""
+    import contextlib
+    import importlib.util
+    import io
+    import subprocess
+
+    commands = []
+
+    def fake_run(command, *args, **kwargs):
+        commands.append(command)
+        assert "check" not in kwargs, "a failed install must be reported, not raised"
+        return subprocess.CompletedProcess(command, 0)
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "spkeras" and not importable else real_find_spec(name, *a),
+    )
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.chdir(cwd)
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(compile(source, "install-cell", "exec"), {"__name__": "__main__"})
+    return commands, output.getvalue()
+
+
+@pytest.mark.parametrize("path", _notebook_paths(), ids=lambda path: path.stem)
+def test_install_cell_does_nothing_when_spkeras_is_importable(path, monkeypatch, tmp_path):
+    commands, output = _run_install_cell(_install_cell(path), tmp_path, monkeypatch, importable=True)
+    assert commands == [] and output == ""
+
+
+@pytest.mark.parametrize("path", _notebook_paths(), ids=lambda path: path.stem)
+def test_install_cell_installs_the_local_checkout(path, monkeypatch):
+    commands, output = _run_install_cell(_install_cell(path), NOTEBOOKS, monkeypatch, importable=False)
+    assert commands == [[sys.executable, "-m", "pip", "install", "-q", "-e", str(REPOSITORY)]]
+    assert "local checkout" in output and str(REPOSITORY) in sys.path
+
+
+@pytest.mark.parametrize("path", _notebook_paths(), ids=lambda path: path.stem)
+def test_install_cell_installs_from_pypi_by_name_elsewhere(path, monkeypatch, tmp_path):
+    commands, output = _run_install_cell(_install_cell(path), tmp_path, monkeypatch, importable=False)
+    assert commands == [[sys.executable, "-m", "pip", "install", "-q", "spkeras"]]
+    assert "from PyPI (pip install spkeras)" in output
