@@ -77,9 +77,16 @@ def test_keras_save_load_round_trip(tmp_path):
 
 def test_convert_accepts_a_path(tmp_path):
     path = tmp_path / "cnn.h5"
-    tiny_cnn().save(path)
-    snn = spkeras.convert(str(path), tiny_inputs(8))
-    assert any(isinstance(layer, IntegrateAndFire) for layer in snn.layers)
+    model = tiny_cnn()
+    model.save(path)
+    x = tiny_inputs(8)
+    from_path = spkeras.convert(str(path), x)
+    # The file is loaded and converted exactly as the model object it was saved from.
+    from_model = spkeras.convert(model, x)
+    assert [type(layer).__name__ for layer in from_path.layers] == [type(layer).__name__ for layer in from_model.layers]
+    assert sum(isinstance(layer, IntegrateAndFire) for layer in from_path.layers) == 3
+    for a, b in zip(from_path.get_weights(), from_model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize(

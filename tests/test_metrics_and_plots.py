@@ -60,14 +60,43 @@ def test_spike_trains_match_counts(converted):
         assert np.abs(train).sum() / 3 == pytest.approx(result.spikes_per_layer()[name], rel=1e-5)
 
 
+def _png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def test_plots_return_figures(converted, tmp_path):
     plots = pytest.importorskip("spkeras.plots")
-    pytest.importorskip("matplotlib")
+    plt = pytest.importorskip("matplotlib.pyplot")
     _, snn, x, y = converted
     result = spkeras.evaluate(snn, x, y, timesteps=8)
-    plots.plot_accuracy({"ecc": result, "list": [0.1] * 8}, ann_accuracy=0.9).savefig(tmp_path / "a.png")
-    plots.plot_firing_rates(metrics.firing_rates(snn, x[:4], 8)).savefig(tmp_path / "r.png")
-    plots.plot_raster(spike_trains(snn, x[:1], 8)).savefig(tmp_path / "s.png")
-    assert all((tmp_path / name).stat().st_size > 1000 for name in ("a.png", "r.png", "s.png"))
+    accuracy = plots.plot_accuracy({"ecc": result, "list": [0.1] * 8}, ann_accuracy=0.9)
+    lines = accuracy.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["ecc", "list", "ANN"]
+    np.testing.assert_array_equal(lines[0].get_xdata(), np.arange(1, 9))
+    np.testing.assert_allclose(lines[0].get_ydata(), result.accuracy)
+    np.testing.assert_allclose(lines[1].get_ydata(), [0.1] * 8)
+    assert list(lines[2].get_ydata()) == [0.9, 0.9]
+    accuracy.savefig(tmp_path / "a.png", dpi=50)
+    assert _png_size(tmp_path / "a.png") == (320, 200)  # figsize 6.4 x 4.0 inches
+
+    rates = metrics.firing_rates(snn, x[:4], 8)
+    histograms = plots.plot_firing_rates(rates)
+    assert len(histograms.axes) == len(rates) == 3
+    for axis, (name, values) in zip(histograms.axes, rates.items(), strict=True):
+        assert axis.get_title() == f"{name}\nmean {np.asarray(values).mean():.3f}"
+        assert sum(patch.get_height() for patch in axis.patches) == np.asarray(values).size  # every neuron counted
+
+    trains = spike_trains(snn, x[:1], 8)
+    first = next(iter(trains))
+    raster = plots.plot_raster(trains)
+    (points,) = raster.axes[0].collections
+    assert len(points.get_offsets()) == np.count_nonzero(trains[first][:, 0]) > 0  # one mark per spike
+    assert raster.axes[0].get_title() == f"spike raster: {first}, image 0"
+    steps = np.asarray(points.get_offsets())[:, 0]
+    assert steps.min() >= 1 and steps.max() <= 8
+    for figure in (accuracy, histograms, raster):
+        plt.close(figure)
     with pytest.raises(ValueError, match="Received"):
         plots.plot_raster({"a": np.zeros((2, 1, 3))}, layer="b")

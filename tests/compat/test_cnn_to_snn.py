@@ -287,7 +287,14 @@ def test_legacy_refuses_models_outside_the_spkeras_pattern():
     x = np.random.default_rng(0).uniform(0, 1, (100, 8, 8, 1)).astype("float32")
     with pytest.raises(ValueError, match="legacy=False"):
         cnn_to_snn(legacy=True)(model, x)
-    assert cnn_to_snn()(model, x).model is not None  # the default mode converts it
+    # The default mode converts it: the spiking network simulates and tracks the ANN's logits.
+    snn = cnn_to_snn()(model, x).model
+    assert sum(isinstance(layer, IntegrateAndFire) for layer in snn.layers) == 1
+    logits = model.predict(x[:40], verbose=0)
+    output = spkeras.simulate.record(snn, x[:40], timesteps=256)["output"]
+    assert np.abs(output - logits).mean() < 0.01 * np.abs(logits).mean()
+    result = spkeras.evaluate(snn, x[:40], labels_from(model, x[:40]), timesteps=256)
+    assert result.accuracy_at(256) >= 0.9
 
 
 def test_legacy_user_define_and_saved_model(tmp_path):
