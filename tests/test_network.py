@@ -6,6 +6,7 @@ import pytest
 
 from spkeras import network
 from spkeras.layers import ChannelAffine, IntegrateAndFire
+from tests.keras_session import _clean_keras_session  # noqa: F401  (no gc.collect per test)
 
 
 def _spiking_cnn():

@@ -7,13 +7,7 @@ import pytest
 import tensorflow as tf
 
 from spkeras import validation
-
-
-@pytest.fixture(autouse=True)
-def _clean_keras_session():
-    """These checks build no Keras state, so the suite-wide session reset (0.3 s a test) is skipped here."""
-    yield
-
+from tests.keras_session import _clean_keras_session  # noqa: F401  (no gc.collect per test)
 
 # --- check_number -------------------------------------------------------------------------------------------
 

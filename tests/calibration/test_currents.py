@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from spkeras.calibration import max_input_current
 from spkeras.layers import IntegrateAndFire
+from tests.keras_session import _clean_keras_session  # noqa: F401  (no gc.collect per test)
 
 
 def _partial_snn(spike_value="unit"):

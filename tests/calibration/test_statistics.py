@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from spkeras.calibration import HISTOGRAM_BINS, LOG10_RANGE, SiteStatistics, collect_statistics
+from tests.keras_session import _clean_keras_session  # noqa: F401  (no gc.collect per test)
 
 
 @pytest.fixture

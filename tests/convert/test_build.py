@@ -10,6 +10,7 @@ from spkeras.convert.lower import lower_model
 from spkeras.convert.scaling import plan_snn
 from spkeras.layers import IntegrateAndFire, NeuronSettings
 from spkeras.methods.ecc import AmplifiedWeights
+from tests.keras_session import _clean_keras_session  # noqa: F401  (no gc.collect per test)
 from tests.model_zoo import tiny_cnn, tiny_inputs
 
 

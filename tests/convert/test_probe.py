@@ -11,6 +11,7 @@ from spkeras.convert.batchnorm import fold_batchnorm
 from spkeras.convert.lower import lower_model
 from spkeras.convert.probe import Probe, repair_scale
 from spkeras.layers import IntegrateAndFire, NeuronSettings
+from tests.keras_session import _clean_keras_session  # noqa: F401  (no gc.collect per test)
 
 LOGGER = "spkeras.convert.probe"
 

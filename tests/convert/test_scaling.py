@@ -7,6 +7,7 @@ import pytest
 from spkeras.convert.batchnorm import fold_batchnorm
 from spkeras.convert.lower import lower_model
 from spkeras.convert.scaling import plan_snn
+from tests.keras_session import _clean_keras_session  # noqa: F401  (no gc.collect per test)
 
 
 def _nodes(model):

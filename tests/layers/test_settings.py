@@ -7,6 +7,7 @@ import keras
 import pytest
 
 from spkeras.layers import IntegrateAndFire, NeuronSettings, TernaryIntegrateAndFire
+from tests.keras_session import _clean_keras_session  # noqa: F401  (no gc.collect per test)
 
 
 class LeakyIntegrateAndFire(IntegrateAndFire):
