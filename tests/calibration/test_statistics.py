@@ -155,3 +155,18 @@ def test_empty_data_is_refused(sites_model, empty):
 def test_no_sites_means_no_statistics(sites_model, data):
     model, _ = sites_model
     assert collect_statistics(model, [], data) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: collect_statistics counts samples with np.prod of the first site's static shape, which fails with "
+    "a TypeError when the model input has unknown spatial dimensions (keras.Input((None, None, C)))",
+)
+def test_a_model_with_unknown_spatial_dimensions(data):
+    inputs = keras.Input((None, None, 2))
+    relu = keras.layers.ReLU(name="relu")
+    model = keras.Model(inputs, relu(keras.layers.Conv2D(3, 3)(inputs)))
+    (stats,) = collect_statistics(model, [relu], data, batch_size=10)
+    activation = np.asarray(model(data), dtype="float64")
+    assert stats.count == activation.size
+    np.testing.assert_allclose(stats.channel_maximum, activation.reshape(-1, 3).max(axis=0), rtol=1e-6)
