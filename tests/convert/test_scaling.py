@@ -207,3 +207,21 @@ def test_unfolded_batch_norms_are_refused():
     nodes = lower_model(model)  # not folded
     with pytest.raises(ValueError, match="'bn'.*fold batch norms first"):
         plan_snn(nodes, {}, spike_value="unit")
+
+
+@pytest.mark.parametrize(
+    "between, repeat",
+    [(keras.layers.Flatten, 2 * 2), (keras.layers.GlobalAveragePooling2D, 1)],
+    ids=["flatten", "global_average_pooling"],
+)
+def test_per_channel_spike_scales_follow_the_channels_into_the_next_layer(between, repeat):
+    # Conv(relu) on 4x4 → 2x2x3 spikes with λ per channel → Flatten (channel fastest) or GAP → Dense.
+    inputs = keras.Input((4, 4, 1))
+    tensor = keras.layers.Conv2D(3, 3, activation="relu", name="conv")(inputs)
+    model = _randomise(keras.Model(inputs, keras.layers.Dense(2, name="out")(between()(tensor))))
+    nodes = _nodes(model)
+    assert [node.kind for node in nodes] == ["input", "linear", "neuron", "structural", "linear"]
+    lam = np.array([1.0, 2.0, 4.0])
+    weights, _, _ = plan_snn(nodes, {2: lam}, spike_value="unit")
+    kernel, bias = _weights(model, "out")
+    _assert_weights(weights[4], (kernel * np.tile(lam, repeat)[:, None], bias))
