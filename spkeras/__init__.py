@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to (also read by static t
     from spkeras.analytic import estimate_closed_form
     from spkeras.convert import convert
     from spkeras.io import load_model, save_model
+    from spkeras.qcfs import finetune, prepare_for_conversion
     from spkeras.simulate import SimulationResult, evaluate
 
 __version__ = "0.1.0"
@@ -39,7 +40,9 @@ _LAZY_ATTRIBUTES = {
     "SimulationResult": ("spkeras.simulate", "SimulationResult"),
     "estimate_closed_form": ("spkeras.analytic", "estimate_closed_form"),
     "evaluate": ("spkeras.simulate", "evaluate"),
+    "finetune": ("spkeras.qcfs", "finetune"),
     "load_model": ("spkeras.io", "load_model"),
+    "prepare_for_conversion": ("spkeras.qcfs", "prepare_for_conversion"),
     "save_model": ("spkeras.io", "save_model"),
 }
 
@@ -50,9 +53,11 @@ __all__ = [
     "demo",
     "estimate_closed_form",
     "evaluate",
+    "finetune",
     "layers",
     "load_model",
     "methods",
+    "prepare_for_conversion",
     "save_model",
 ]
 

@@ -20,9 +20,11 @@ def test_top_level_names_are_pinned():
             "demo",
             "estimate_closed_form",
             "evaluate",
+            "finetune",
             "layers",
             "load_model",
             "methods",
+            "prepare_for_conversion",
             "save_model",
         ]
     )

@@ -12,6 +12,7 @@ import logging
 import time
 
 import keras
+import numpy as np
 
 from spkeras import io, methods, validation
 from spkeras.calibration import collect_statistics, post, temporal
@@ -20,6 +21,8 @@ from spkeras.convert.build import build_folded_ann
 from spkeras.convert.lower import lower_model
 from spkeras.convert.probe import Probe
 from spkeras.methods.base import CalibrationContext
+from spkeras.qcfs import converter as _qcfs_converter  # noqa: F401  (registers the QCFS converter)
+from spkeras.qcfs.layer import QuantizedClipFloorShift
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ def fold_model(model: keras.Model, max_pooling: str = "average") -> keras.Model:
 def convert(
     model,
     x_calibration,
-    method: str = "ecc",
+    method: str | None = None,
     timesteps: int = 64,
     *,
     reset: str | None = None,
@@ -77,9 +80,11 @@ def convert(
         model: A ``keras.Model`` (Sequential or functional) or the path of a ``.h5``/``.keras`` file.
         x_calibration: Calibration inputs scaled as for the ANN: a float NumPy array of shape
             ``(N,) + input_shape`` or a batched ``tf.data.Dataset``. A few hundred to a few thousand
-            training images are typical.
-        method: A registered method name: ``"ecc"`` (default), ``"robust"``, ``"max"``, ``"channelwise"``,
-            ``"opi"``, ``"termapping"``, ``"augmapping"`` (see ``spkeras.methods.available_methods()``).
+            training images are typical. ``None`` is allowed for methods that need no statistics (``"qcfs"``,
+            or ``"opi"`` when every ReLU is clipped).
+        method: A registered method name: ``"ecc"``, ``"robust"``, ``"max"``, ``"channelwise"``, ``"opi"``,
+            ``"qcfs"``, ``"termapping"``, ``"augmapping"`` (see ``spkeras.methods.available_methods()``).
+            Default: ``"qcfs"`` for models prepared with :func:`spkeras.prepare_for_conversion`, else ``"ecc"``.
         timesteps: Number of time steps the network is meant to run; used by the closed-form forward pass
             of the returned model (``snn.predict``). Simulation may use any number of steps.
         reset: Override the method's reset mode (``"soft"`` or ``"hard"``).
@@ -120,25 +125,37 @@ def convert(
     batch_size = validation.check_batch_size(batch_size)
     validation.check_choice("max_pooling", max_pooling, MAX_POOLING_POLICIES)
     modes = post.resolve_modes(calibrate)
+    nodes = fold_batchnorm(lower_model(model, max_pooling=max_pooling))
+    if method is None:
+        method = "qcfs" if any(isinstance(node.source, QuantizedClipFloorShift) for node in nodes) else "ecc"
     policy = methods.get_method(method)(**method_options)
     # Bad reset / v_init / spike_value fail here with the layer's own messages, before any work is done.
     settings = policy.neuron_settings(timesteps, reset=reset, v_init=v_init, spike_value=spike_value).validate()
-
-    nodes = fold_batchnorm(lower_model(model, max_pooling=max_pooling))
     settings = _spike_value_for(nodes, settings, explicit=spike_value is not None, model_name=model.name)
-    input_shape = tuple(model.inputs[0].shape[1:])
-    x_calibration = validation.check_inputs(x_calibration, input_shape, "x_calibration")
+    sites = [index for index, node in enumerate(nodes) if node.kind == "neuron"]
+    bounds = [nodes[i].bound for i in sites]
+    if x_calibration is None and (policy.needs_data(bounds) or modes):
+        raise ValueError(
+            f"Method '{policy.name}'{' with calibrate=' + repr(calibrate) if modes else ''} needs calibration data. "
+            "Received: x_calibration=None. Pass a few hundred training images scaled as for the ANN."
+        )
+    if x_calibration is not None:
+        x_calibration = validation.check_inputs(x_calibration, tuple(model.inputs[0].shape[1:]), "x_calibration")
 
     folded, folded_layers = build_folded_ann(nodes, f"{model.name}_folded")
-    sites = [index for index, node in enumerate(nodes) if node.kind == "neuron"]
-    statistics = collect_statistics(
-        folded, [folded_layers[i] for i in sites], x_calibration, batch_size, verbose, strategy=strategy
-    )
-    probe = Probe(nodes, sites, [s.maximum for s in statistics], settings, x_calibration, batch_size, model.name)
+    if x_calibration is None:
+        statistics = [None] * len(sites)
+        maxima = [float(np.max(bound)) for bound in bounds]
+    else:
+        statistics = collect_statistics(
+            folded, [folded_layers[i] for i in sites], x_calibration, batch_size, verbose, strategy=strategy
+        )
+        maxima = [stats.maximum for stats in statistics]
+    probe = Probe(nodes, sites, maxima, settings, x_calibration, batch_size, model.name)
     context = CalibrationContext(
         site_names=[nodes[i].name for i in sites],
         statistics=statistics,
-        bounds=[nodes[i].bound for i in sites],
+        bounds=bounds,
         ranks=[len(folded_layers[i].output.shape) for i in sites],
         probe=probe,
     )

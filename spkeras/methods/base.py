@@ -110,6 +110,10 @@ class ThresholdPolicy:
             scales.append(np.minimum(scale, bound) if bound is not None else scale)
         return scales
 
+    def needs_data(self, bounds: list) -> bool:
+        """Whether the method needs calibration data, given each site's clip bound (None: unclipped ReLU)."""
+        return True
+
     def neuron_options(self) -> dict:
         """Constructor arguments of :attr:`neuron_class` beyond the shared ones (e.g. a leak factor)."""
         return {}

@@ -39,6 +39,9 @@ class OptimalPotentialInitialisation(ThresholdPolicy):
         super().__init__(**options)
         self.percentile = check_percentile(percentile, self.name)
 
+    def needs_data(self, bounds):
+        return any(bound is None for bound in bounds)
+
     def compute_scales(self, context):
         scales = []
         for name, statistics, bound in zip(context.site_names, context.statistics, context.bounds):
