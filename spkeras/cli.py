@@ -171,14 +171,16 @@ def _check_method(name: str) -> str:
     return name
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+_POSITIVE_OPTIONS = {"timesteps": "-T/--timesteps", "limit": "--limit", "batch_size": "--batch-size"}
+_POSITIVE_OPTIONS["test_limit"] = "--test-limit"
+
+
+def _check_positive(arguments) -> None:
+    """Counts and sizes must be at least 1 (checked after parsing, so the error is one line and exit 2)."""
+    for name, option in _POSITIVE_OPTIONS.items():
+        value = getattr(arguments, name, None)
+        if value is not None and value < 1:
+            raise UsageError(f"{option} must be a positive integer. Received: {option}={value}.")
 
 
 def _calibration(name: str) -> str | None:
@@ -519,11 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("model", metavar="MODEL", help="source model (.h5, .hdf5 or .keras)")
     convert.add_argument("--calibration", required=True, help=".npz with calibration inputs under 'x' (or x_train)")
     convert.add_argument("--method", default="ecc", metavar="NAME", help=f"conversion method: {methods} (ecc)")
-    convert.add_argument(
-        "-T", "--timesteps", type=_positive_int, default=64, help="time steps the SNN is meant for (64)"
-    )
+    convert.add_argument("-T", "--timesteps", type=int, default=64, help="time steps the SNN is meant for (64)")
     convert.add_argument("-o", "--output", required=True, help="output .keras file (written atomically)")
-    convert.add_argument("--limit", type=_positive_int, help="use only the first N calibration samples")
+    convert.add_argument("--limit", type=int, help="use only the first N calibration samples")
     convert.add_argument(
         "--option", action="append", metavar="NAME=VALUE", help="method option, e.g. --option percentile=99.99"
     )
@@ -537,8 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "--data", help=".npz with test inputs and labels: also measure the ANN and simulate the SNN for T steps"
     )
-    convert.add_argument("--test-limit", type=_positive_int, help="use only the first N samples of --data")
-    convert.add_argument("--batch-size", type=_positive_int, default=100, help="images per batch for --data (100)")
+    convert.add_argument("--test-limit", type=int, help="use only the first N samples of --data")
+    convert.add_argument("--batch-size", type=int, default=100, help="images per batch for --data (100)")
     convert.add_argument("--quiet", action="store_true", help="no progress bars")
     convert.set_defaults(handler=_convert)
 
@@ -551,10 +551,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", metavar="MODEL", help="converted model (.keras)")
     evaluate.add_argument("--data", required=True, help=".npz with inputs 'x'/'x_test' and labels 'y'/'y_test'")
     evaluate.add_argument("--ann", help="the source ANN (.h5/.keras): measure its accuracy on the same data")
-    evaluate.add_argument("-T", "--timesteps", type=_positive_int, default=64, help="number of time steps (64)")
+    evaluate.add_argument("-T", "--timesteps", type=int, default=64, help="number of time steps (64)")
     evaluate.add_argument("--encoding", default="analog", choices=ENCODING_NAMES, help="input encoding (analog)")
-    evaluate.add_argument("--batch-size", type=_positive_int, default=100, help="images simulated together (100)")
-    evaluate.add_argument("--limit", type=_positive_int, help="evaluate only the first N samples")
+    evaluate.add_argument("--batch-size", type=int, default=100, help="images simulated together (100)")
+    evaluate.add_argument("--limit", type=int, help="evaluate only the first N samples")
     evaluate.add_argument("--json", help="write the result, ANN baseline and metrics to this .json file")
     evaluate.add_argument(
         "--plot",
@@ -577,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="convert and simulate the bundled MNIST CNN", epilog=EXIT_STATUS_TEXT, formatter_class=raw
     )
     demo.add_argument("--method", default="ecc", metavar="NAME", help=f"conversion method: {methods} (ecc)")
-    demo.add_argument("-T", "--timesteps", type=_positive_int, default=64, help="number of time steps (64)")
+    demo.add_argument("-T", "--timesteps", type=int, default=64, help="number of time steps (64)")
     demo.add_argument(
         "--calibrate",
         default="advanced",
@@ -601,6 +601,7 @@ def main(argv=None) -> int:
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if arguments.verbose else logging.WARNING, format="%(message)s")
     try:
+        _check_positive(arguments)
         return arguments.handler(arguments)
     except (ValueError, TypeError, OSError) as error:
         message = " ".join(str(error).split())

@@ -198,7 +198,9 @@ def test_convert_checks_the_output_before_any_work(files, no_work, capsys, outpu
         (["--plot", "accuracy.jpg"], "--plot must end in .png, .pdf or .svg"),
         (["--plot", "missing/accuracy.png"], "does not exist"),
         (["--ann", "missing.h5"], "Received: --ann="),
-        (["--limit", "0"], None),
+        (["--limit", "0"], "--limit must be a positive integer"),
+        (["-T", "-3"], "-T/--timesteps must be a positive integer"),
+        (["--batch-size", "x"], None),
     ],
 )
 def test_evaluate_checks_every_output_before_any_work(converted, no_work, capsys, monkeypatch, extra, fragment):

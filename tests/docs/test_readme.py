@@ -24,15 +24,40 @@ SCRIPT = pathlib.Path(sys.executable).with_name("spkeras")
 COMMAND = [str(SCRIPT)] if SCRIPT.is_file() else [sys.executable, "-m", "spkeras"]
 
 
-@pytest.mark.parametrize("page", ["README.md", "docs/index.md"])
+LAYER_LIST_PAGES = ["README.md", "docs/index.md"]
+
+
+def write_layer_lists() -> None:
+    """Rewrites the generated lists of README.md and docs/index.md from the converter registry."""
+    import textwrap
+
+    from spkeras.convert import supported_layer_names
+
+    names = ", ".join(f"`{name}`" for name in supported_layer_names())
+    for page in LAYER_LIST_PAGES:
+        path = ROOT / page
+        text = path.read_text(encoding="utf-8")
+        match = GENERATED_LIST.search(text)
+        line_start = text.rfind("\n", 0, match.start("names")) + 1
+        prefix = text[line_start : match.start("names")]
+        indent = " " * (len(prefix) - len(prefix.lstrip()))
+        body = textwrap.fill(
+            names, width=110, initial_indent=" " * len(prefix), subsequent_indent=indent, break_on_hyphens=False
+        )[len(prefix) :]
+        path.write_text(text[: match.start("names")] + body + text[match.end("names") :], encoding="utf-8")
+
+
+@pytest.mark.parametrize("page", LAYER_LIST_PAGES)
 def test_supported_layer_list_is_the_registry(page):
     from spkeras.convert import supported_layer_names
 
     match = GENERATED_LIST.search((ROOT / page).read_text(encoding="utf-8"))
     assert match, f"{page} has no <!-- supported-layers --> ... <!-- /supported-layers --> list"
     listed = re.findall(r"`(\w+)`", match["names"])
-    expected = ", ".join(f"`{name}`" for name in supported_layer_names())
-    assert listed == supported_layer_names(), f"update the list in {page} to:\n{expected}"
+    assert listed == supported_layer_names(), (
+        f"{page}'s list of supported layers differs from spkeras.convert.supported_layer_names(); regenerate it "
+        "with: python -m tests.docs.test_readme --write-layer-lists"
+    )
 
 
 def test_refusal_message_lists_the_same_layers():
@@ -117,6 +142,24 @@ def _run_documented(page: str, tmp_path, skip_demo: bool = False):
         assert "Traceback" not in completed.stderr and "cuInit" not in completed.stderr, details
 
 
+def test_documented_commands_parse():
+    """Every documented `spkeras ...` command names options that exist (cheap; the slow tests run them)."""
+    from spkeras.cli import build_parser
+
+    parser = build_parser()
+    pages = ["README.md", "docs/getting-started.md", "docs/cli.md", "docs/index.md", "notebooks/README.md"]
+    for page in pages:
+        for command in _spkeras_commands(ROOT / page):
+            words = shlex.split(command)[1:]
+            if words in (["--help"], ["--version"]):
+                continue
+            try:
+                parser.parse_args(words)
+            except SystemExit as error:
+                raise AssertionError(f"{page}: `{command}` does not parse") from error
+
+
+@pytest.mark.slow
 def test_readme_commands_run_as_written(tmp_path):
     _run_documented("README.md", tmp_path)
     for output in ("snn.keras", "result.json", "accuracy.png"):
@@ -127,3 +170,10 @@ def test_readme_commands_run_as_written(tmp_path):
 @pytest.mark.parametrize("page", ["docs/getting-started.md", "docs/cli.md", "docs/index.md"])
 def test_documented_commands_run_as_written(page, tmp_path):
     _run_documented(page, tmp_path)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write-layer-lists"]:
+        write_layer_lists()
+    else:
+        sys.exit("usage: python -m tests.docs.test_readme --write-layer-lists")
