@@ -135,6 +135,22 @@ def check_inputs(data, input_shape: tuple, argument: str):
     if isinstance(data, tf.data.Dataset):
         spec = data.element_spec
         spec = spec[0] if isinstance(spec, (tuple, list)) else spec
+        if not isinstance(spec, tf.TensorSpec):
+            raise TypeError(
+                f"`{argument}` dataset elements must be batches of inputs (or (inputs, labels) tuples). Received: "
+                f"element_spec={data.element_spec}. Map the dataset to tensors, e.g. dataset.map(lambda d: d['image'])."
+            )
+        if spec.shape.rank is None:
+            raise ValueError(
+                f"`{argument}` dataset elements have an unknown shape. Received: element_spec={data.element_spec}. "
+                "Give the dataset a shape, e.g. from_generator(..., output_signature=tf.TensorSpec((None,) + shape))."
+            )
+        if not spec.dtype.is_floating:
+            hint = " Convert it, e.g. dataset.map(lambda x: tf.cast(x, 'float32') / 255) for 8-bit images."
+            raise TypeError(
+                f"`{argument}` must hold floating-point values scaled as the model was trained. "
+                f"Received: a dataset of dtype={spec.dtype.name}.{hint if spec.dtype.is_integer else ''}"
+            )
         shape = tuple(spec.shape)
         if len(shape) != len(expected) + 1 or any(
             e is not None and s not in (None, e) for s, e in zip(shape[1:], expected)

@@ -192,33 +192,18 @@ def test_check_inputs_datasets_are_checked_by_their_element_spec():
     assert validation.check_inputs(unknown, (4, 4, 1), "x_cal") is unknown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a dataset of integer images (e.g. uint8 pixels) passes check_inputs although the same array is "
-    "refused; calibration then casts the unscaled 0..255 values to float32 silently",
-)
 def test_check_inputs_refuses_a_dataset_of_integer_images():
     dataset = tf.data.Dataset.from_tensor_slices(np.zeros((4, 3), "uint8")).batch(2)
     with pytest.raises(TypeError, match="floating-point"):
         validation.check_inputs(dataset, (3,), "x_cal")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a dataset whose elements are dicts reaches spec.shape and fails with AttributeError "
-    "('dict' object has no attribute 'shape') instead of an error naming the argument",
-)
 def test_check_inputs_names_the_argument_for_a_dataset_of_dicts():
     dataset = tf.data.Dataset.from_tensor_slices({"image": np.zeros((4, 3), "float32")}).batch(2)
     with pytest.raises((TypeError, ValueError), match="`x_cal`"):
         validation.check_inputs(dataset, (3,), "x_cal")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a dataset of unknown element rank (from_generator with TensorSpec(shape=None)) fails with "
-    "TensorFlow's 'Cannot iterate over a shape with unknown rank' instead of being accepted or refused by name",
-)
 def test_check_inputs_handles_a_dataset_of_unknown_rank():
     def generate():
         yield np.zeros((2, 3), "float32")

@@ -39,4 +39,6 @@ def max_input_current(model: keras.Model, x, timesteps: int, batch_size: int = 1
     for index, batch in enumerate(iterate_batches(x, batch_size)):
         value = simulator.output_maximum(batch, tf.constant([0, index], tf.int64)).numpy()
         largest = value if largest is None else np.maximum(largest, value)
+    if largest is None:
+        raise ValueError("The calibration data is empty. Received: 0 samples. Pass at least one input sample.")
     return largest.astype("float64")

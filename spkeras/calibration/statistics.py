@@ -118,7 +118,7 @@ def collect_statistics(
         outputs = probe(batch, training=False)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
-        results = []
+        results = [tf.shape(batch, out_type=tf.int64)[0]]
         for activation in outputs:
             activation = tf.cast(activation, tf.float32)
             channels = tf.reshape(activation, [-1, tf.shape(activation)[-1]])
@@ -156,9 +156,7 @@ def collect_statistics(
             for batch in iterate_batches(data, batch_size):
                 yield batch_statistics(batch)
 
-    per_sample = int(np.prod(probe.outputs[0].shape[1:]))
-    for results in replica_results():
-        batch_count = 0
+    for batch_count, *results in replica_results():
         for site, (maximum, histogram, positive, count) in enumerate(results):
             maximum = np.asarray(maximum)
             if maximum.size and np.isfinite(maximum).all():
@@ -166,9 +164,7 @@ def collect_statistics(
             histograms[site] += np.asarray(histogram)
             positives[site] += int(positive)
             counts[site] += int(count)
-            if site == 0 and int(count):
-                batch_count = int(count) // per_sample
-        seen += batch_count
+        seen += int(batch_count)
         progress.update(seen)
     if seen == 0:
         raise ValueError("The calibration data is empty. Received: 0 samples. Pass at least one input sample.")

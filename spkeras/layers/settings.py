@@ -46,6 +46,10 @@ class NeuronSettings:
             )
         object.__setattr__(self, "options", types.MappingProxyType(dict(self.options)))
 
+    def __hash__(self):
+        options = tuple(sorted((key, repr(value)) for key, value in self.options.items()))
+        return hash((self.neuron_class, self.reset, self.v_init, self.spike_value, self.timesteps, options))
+
     def make(self, threshold, name: str | None = None) -> IntegrateAndFire:
         """A new neuron layer with these settings and the given threshold (scalar or per channel)."""
         return self.neuron_class(

@@ -75,11 +75,6 @@ def test_a_dataset_gives_the_same_maximum_as_the_array():
     np.testing.assert_allclose(max_input_current(model, dataset, timesteps=3), [2.1, 2.8], rtol=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: max_input_current on empty data fails with AttributeError ('NoneType' object has no attribute "
-    "'astype') instead of a ValueError saying the data is empty",
-)
 def test_empty_data_is_refused():
     with pytest.raises(ValueError, match="empty"):
         max_input_current(_partial_snn(), np.zeros((0, 2), "float32"), timesteps=3)

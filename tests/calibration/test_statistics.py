@@ -157,11 +157,6 @@ def test_no_sites_means_no_statistics(sites_model, data):
     assert collect_statistics(model, [], data) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: collect_statistics counts samples with np.prod of the first site's static shape, which fails with "
-    "a TypeError when the model input has unknown spatial dimensions (keras.Input((None, None, C)))",
-)
 def test_a_model_with_unknown_spatial_dimensions(data):
     inputs = keras.Input((None, None, 2))
     relu = keras.layers.ReLU(name="relu")

@@ -132,11 +132,6 @@ def test_settings_compare_by_value():
     assert settings != settings.replace(neuron_class=IntegrateAndFire, options={})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: NeuronSettings is a frozen dataclass (so it defines __hash__) but its options are a mappingproxy, "
-    "so hash(settings) raises TypeError: it cannot be a dict key or a cache key",
-)
 def test_settings_are_hashable():
     settings = NeuronSettings(LeakyIntegrateAndFire, options={"leak": 0.5})
     same = NeuronSettings(LeakyIntegrateAndFire, options={"leak": 0.5})
