@@ -59,13 +59,14 @@ class ProgressBar:
         self._quarters_shown = 0
         self._finished = False
         self._width = 0
+        self._done: int | None = None
 
     def _line(self, done: int, finished: bool) -> str:
         digits = len(str(max(self.total, 1)))
         units = self.unit_name if self.total == 1 else f"{self.unit_name}s"
         elapsed = time.perf_counter() - self._started
         if self.total <= 0:
-            return f"{done} {units} {elapsed:.0f}s"
+            return f"{done} {units}" + (f" done in {elapsed:.0f}s" if finished else f" {elapsed:.0f}s")
         fraction = min(max(done / self.total, 0.0), 1.0)
         text = f"{done:>{digits}}/{self.total} {units} {fraction:>4.0%}"
         if self.dynamic:
@@ -94,11 +95,33 @@ class ProgressBar:
         else:
             quarters = 4 if finished else (4 * done // self.total if self.total > 0 else 0)
             if quarters <= self._quarters_shown:
+                self._done = done  # an unknown total prints its count on close()
                 return
             self._quarters_shown = quarters
             self.stream.write(self._line(done, finished) + "\n")
         self._finished = finished
+        self._done = done
         self.stream.flush()
+
+    def close(self) -> None:
+        """Ends the bar: a terminal line gets its newline, an unknown total (``total <= 0``) its final count.
+
+        Calling it after the last ``update`` of a known total changes nothing; it is safe to call twice.
+        """
+        if not self.enabled or self._finished:
+            return
+        self._finished = True
+        if self.dynamic and self._width:
+            self.stream.write("\n")
+        elif not self.dynamic and self.total <= 0 and self._done is not None:
+            self.stream.write(self._line(self._done, True) + "\n")
+        self.stream.flush()
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def progress_bar(total: int, enabled: bool = True, unit_name: str = "step") -> ProgressBar:
@@ -110,7 +133,9 @@ def progress_bar(total: int, enabled: bool = True, unit_name: str = "step") -> P
         unit_name: Name of one unit, e.g. ``"image"``.
 
     Returns:
-        An object with ``update(done)``, where ``done`` is the running count of finished units.
+        An object with ``update(done)``, where ``done`` is the running count of finished units, and ``close()``
+        (also a context manager) that ends the line; needed only when ``total`` is unknown (``<= 0``) or the
+        work stops early.
 
     Examples:
         >>> bar = progress_bar(1000, enabled=False, unit_name="image")

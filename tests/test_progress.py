@@ -50,3 +50,30 @@ def test_updates_after_the_end_are_ignored():
     bar.update(4)
     bar.update(4)
     assert stream.getvalue().count("\n") == 1
+
+
+def test_unknown_total_prints_its_count_on_close():
+    stream = io.StringIO()
+    with ProgressBar(0, unit_name="image", stream=stream) as bar:
+        bar.update(100)
+        bar.update(250)
+        assert stream.getvalue() == ""
+    assert stream.getvalue().startswith("250 images done in") and stream.getvalue().count("\n") == 1
+
+
+def test_close_ends_a_terminal_line_once():
+    stream = _Terminal()
+    bar = ProgressBar(0, unit_name="image", stream=stream, interval=0)
+    bar.update(5)
+    bar.close()
+    bar.close()
+    assert stream.getvalue().endswith("\n") and stream.getvalue().count("\n") == 1
+
+
+def test_close_after_the_end_changes_nothing():
+    stream = io.StringIO()
+    bar = ProgressBar(2, stream=stream)
+    bar.update(2)
+    text = stream.getvalue()
+    bar.close()
+    assert stream.getvalue() == text

@@ -120,17 +120,6 @@ def test_version_matches_the_package(tmp_path):
     assert run("--version", cwd=tmp_path).stdout.strip() == f"spkeras {spkeras.__version__}"
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False, reason="the library's progress bars switch to spkeras.progress in issue 14 (still keras Progbar)"
-)
-def test_progress_on_stderr_is_plain_when_not_a_terminal(workdir):
-    completed = run("evaluate", "snn.keras", "--data", "test.npz", "-T", "4", cwd=workdir)
-    _assert_clean(completed)
-    assert "images" in completed.stderr or "image" in completed.stderr
-    assert not ANSI.search(completed.stderr), completed.stderr
-
-
 def test_evaluate_writes_results_to_stdout_and_complete_files_with_the_umask_mode(workdir, tmp_path):
     result, plot = tmp_path / "result.json", tmp_path / "accuracy.svg"
     completed = run(
@@ -149,6 +138,9 @@ def test_evaluate_writes_results_to_stdout_and_complete_files_with_the_umask_mod
         cwd=workdir,
     )
     _assert_clean(completed)
+    # progress goes to stderr, as plain lines (no ANSI codes, no carriage returns) when it is not a terminal
+    assert "40/40 images 100% done in" in completed.stderr, completed.stderr
+    assert not ANSI.search(completed.stderr) and "\r" not in completed.stderr, completed.stderr
     lines = completed.stdout.splitlines()
     assert lines[0] == "ANN accuracy: 1.0000"
     assert lines[1].split() == ["t", "SNN", "accuracy", "ANN", "-", "SNN", "spikes/image"]
