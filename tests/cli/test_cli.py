@@ -448,3 +448,22 @@ def test_convert_calibrates_when_asked(files, capsys):
     argv = ["convert", str(model_path), "--calibration", str(folder / "calibration.npz"), "-o", str(folder / "s.keras")]
     assert cli.main([*argv, "-T", "8", "--calibrate", "light", "--data", str(folder / "test.npz"), "--quiet"]) == 0
     assert "ANN - SNN" in capsys.readouterr().out
+
+
+def test_custom_layer_message_points_to_the_python_api(tmp_path, capsys):
+    import keras
+
+    @keras.saving.register_keras_serializable(package="issue20")
+    class Doubler(keras.layers.Layer):
+        def call(self, inputs):
+            return 2 * inputs
+
+    inputs = keras.Input((4,))
+    path = tmp_path / "custom.keras"
+    keras.Model(inputs, Doubler()(inputs)).save(path)
+    registry = keras.saving.get_custom_objects()
+    for key in [key for key in registry if key.startswith("issue20>")]:
+        del registry[key]
+    assert cli.main(["info", str(path)]) == 2
+    error = _one_line_error(capsys)
+    assert "command line cannot load" in error and "custom layer" in error and f"MODEL='{path}'" in error
