@@ -10,15 +10,14 @@ import dataclasses
 
 import keras
 
-from spkeras.errors import UnsupportedLayerError
-
 
 @dataclasses.dataclass(frozen=True)
 class GraphNode:
     """One layer of a model together with the layers that feed it.
 
     Attributes:
-        layer: The live Keras layer.
+        layer: The live Keras layer (or a raw ``keras.ops`` operation of a functional graph, such as ``x + y``,
+            which no converter accepts).
         inputs: Indices (into the list returned by :func:`model_graph`) of the nodes feeding this layer,
             in the order the layer receives them. Empty for the input layer.
         is_output: Whether this layer's output is the model's output.
@@ -43,7 +42,9 @@ def model_graph(model: keras.Model) -> list[GraphNode]:
     """Returns the layers of ``model`` in topological order with their connections.
 
     Sequential models are read as a chain. Functional models are read from the Keras tensors that connect
-    their layers. Models with several inputs or outputs, nested models and shared layers (one layer called
+    their layers. A model used as a layer (a Sequential or functional model nested in another, at any depth)
+    is flattened: its own layers take its place, wired to what feeds it and to what reads it, so the result
+    only holds ordinary layers. Models with several inputs or outputs and shared layers (one layer called
     more than once) are refused, because a spiking network needs one well-defined tensor per layer.
 
     Args:
@@ -55,13 +56,16 @@ def model_graph(model: keras.Model) -> list[GraphNode]:
     Raises:
         TypeError: If ``model`` is not a Keras model.
         ValueError: If the model is not built, or has a structure spkeras cannot convert.
-        UnsupportedLayerError: If it nests models.
 
     Examples:
         >>> import keras
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
         >>> [type(node.layer).__name__ for node in model_graph(model)]
         ['InputLayer', 'Dense']
+        >>> block = keras.Sequential([keras.layers.Dense(3), keras.layers.ReLU()], name="block")
+        >>> nested = keras.Sequential([keras.Input((4,)), block, keras.layers.Dense(2)])
+        >>> [(type(node.layer).__name__, node.inputs) for node in model_graph(nested)]
+        [('InputLayer', ()), ('Dense', (0,)), ('ReLU', (1,)), ('Dense', (2,))]
     """
     if not isinstance(model, keras.Model):
         raise TypeError(
@@ -73,43 +77,24 @@ def model_graph(model: keras.Model) -> list[GraphNode]:
             f"Model '{model.name}' is not built. Received a model without input shape. "
             "Build it first, e.g. model.build((None, 28, 28, 1)) or start it with keras.Input(...)."
         )
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    if nested:
-        raise UnsupportedLayerError.combine(
-            [
-                UnsupportedLayerError(
-                    layer,
-                    "nested models are not supported. Received a model containing a sub-model. "
-                    "Flatten it into one functional model.",
-                )
-                for layer in nested
-            ],
-            model.name,
-        )
     if isinstance(model, keras.Sequential):
-        return _sequential_graph(model)
-    return _functional_graph(model)
-
-
-def _input_node(model: keras.Model) -> GraphNode:
-    inputs = _as_list(model.inputs)
-    if len(inputs) != 1:
-        raise ValueError(
-            f"Model '{model.name}' has {len(inputs)} inputs; spkeras converts single-input models. "
-            "Received a multi-input model."
-        )
-    return GraphNode(layer=keras.layers.InputLayer(shape=tuple(inputs[0].shape[1:])), inputs=(), is_output=False)
-
-
-def _sequential_graph(model: keras.Sequential) -> list[GraphNode]:
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    nodes = [_input_node(model)]
-    for index, layer in enumerate(layers):
-        nodes.append(GraphNode(layer=layer, inputs=(index,), is_output=index == len(layers) - 1))
+        input_node = _input_node(model)
+    else:
+        _single_input_output(model)
+        input_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.InputLayer)]
+        if len(input_layers) != 1:
+            raise ValueError(
+                f"Model '{model.name}' has {len(input_layers)} input layers; spkeras converts single-input models."
+            )
+        input_node = GraphNode(layer=input_layers[0], inputs=(), is_output=False)
+    nodes = [input_node]
+    output = _append_model(model, 0, nodes)
+    # The model's output: exactly one node (a nested model's output is the node of its last layer).
+    nodes[output] = dataclasses.replace(nodes[output], is_output=True)
     return nodes
 
 
-def _functional_graph(model: keras.Model) -> list[GraphNode]:
+def _single_input_output(model: keras.Model) -> None:
     outputs = _as_list(model.outputs)
     if len(outputs) != 1:
         raise ValueError(
@@ -122,48 +107,109 @@ def _functional_graph(model: keras.Model) -> list[GraphNode]:
             f"Model '{model.name}' has {len(inputs)} inputs; spkeras converts single-input models. "
             "Received a multi-input model."
         )
-    producer: dict[int, keras.layers.Layer] = {id(layer.output): layer for layer in model.layers}
-    input_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.InputLayer)]
+
+
+def _input_node(model: keras.Model) -> GraphNode:
+    inputs = _as_list(model.inputs)
+    if len(inputs) != 1:
+        raise ValueError(
+            f"Model '{model.name}' has {len(inputs)} inputs; spkeras converts single-input models. "
+            "Received a multi-input model."
+        )
+    return GraphNode(layer=keras.layers.InputLayer(shape=tuple(inputs[0].shape[1:])), inputs=(), is_output=False)
+
+
+def _append(nodes: list[GraphNode], layer, inputs: tuple[int, ...]) -> int:
+    nodes.append(GraphNode(layer=layer, inputs=inputs, is_output=False))
+    return len(nodes) - 1
+
+
+def _append_layer(layer, inputs: tuple[int, ...], nodes: list[GraphNode]) -> int:
+    """Appends one layer (or, for a nested model, all its layers); returns the position of its output node."""
+    if not isinstance(layer, keras.Model):
+        return _append(nodes, layer, inputs)
+    if len(inputs) != 1:
+        raise ValueError(
+            f"The nested model '{layer.name}' is called on {len(inputs)} tensors; spkeras flattens nested models "
+            "with one input. Received a multi-input sub-model. Rebuild it as part of one functional model."
+        )
+    if not isinstance(layer, keras.Sequential):
+        _single_input_output(layer)
+    return _append_model(layer, inputs[0], nodes)
+
+
+def _append_model(model: keras.Model, source: int, nodes: list[GraphNode]) -> int:
+    """Appends the layers of ``model`` fed by node ``source``; returns the position of the model's output."""
+    if isinstance(model, keras.Sequential):
+        current = source
+        for layer in model.layers:
+            if not isinstance(layer, keras.layers.InputLayer):
+                current = _append_layer(layer, (current,), nodes)
+        return current
+    return _append_functional(model, source, nodes)
+
+
+def _call_tensors(layer, model: keras.Model) -> tuple[list, list]:
+    """The input and output tensors of ``layer``'s one call inside ``model``'s graph."""
+    if not isinstance(layer, keras.Model):
+        return _as_list(layer.input), _as_list(layer.output)
+    # A model used as a layer: its ``input``/``output`` name its own graph's tensors, not those of the call in
+    # the enclosing graph, so read that call's node (Keras records one node per call).
+    calls = getattr(layer, "_inbound_nodes", [])
+    if len(calls) != 1:
+        raise ValueError(
+            f"The nested model '{layer.name}' is called {len(calls)} times in model '{model.name}'; spkeras "
+            "flattens nested models called once. Received a shared sub-model. Give each call its own sub-model."
+        )
+    return _as_list(calls[0].input_tensors), _as_list(calls[0].output_tensors)
+
+
+def _append_functional(model: keras.Model, source: int, nodes: list[GraphNode]) -> int:
+    # ``operations`` are the layers plus raw ``keras.ops`` calls (``x + y``) in the graph, in Keras's order; the
+    # latter are kept as nodes so that the converter can name them when it refuses them.
+    members = list(getattr(model, "operations", model.layers))
+    layers = [layer for layer in members if not isinstance(layer, keras.layers.InputLayer)]
+    input_layers = [layer for layer in members if isinstance(layer, keras.layers.InputLayer)]
     if len(input_layers) != 1:
         raise ValueError(
             f"Model '{model.name}' has {len(input_layers)} input layers; spkeras converts single-input models."
         )
-    feeds: dict[int, list[keras.layers.Layer]] = {}
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
+    calls = {id(layer): _call_tensors(layer, model) for layer in layers}
+    producer: dict[int, int] = {id(input_layers[0].output): -1}
+    for layer in layers:
+        outputs = calls[id(layer)][1]
+        if len(outputs) != 1:
+            raise ValueError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) has {len(outputs)} outputs; spkeras converts "
+                "layers with one output tensor. Received a multi-output layer."
+            )
+        producer[id(outputs[0])] = id(layer)
+    feeds: dict[int, list[int]] = {}
+    for layer in layers:
         sources = []
-        for tensor in _as_list(layer.input):
-            source = producer.get(id(tensor))
-            if source is None:
+        for tensor in calls[id(layer)][0]:
+            if id(tensor) not in producer:
                 raise ValueError(
                     f"Cannot find which layer feeds '{layer.name}' ({type(layer).__name__}). Received a "
                     "model with a shared layer (one layer called more than once) or a graph that is not a "
                     "plain functional graph. Give each call its own layer and rebuild with the functional API."
                 )
-            sources.append(source)
+            sources.append(producer[id(tensor)])
         feeds[id(layer)] = sources
-    # Topological order (Kahn), input layer first; ties keep Keras's own layer order.
-    output_layer = producer.get(id(outputs[0]))
-    nodes = [GraphNode(layer=input_layers[0], inputs=(), is_output=False)]
-    position = {id(input_layers[0]): 0}
-    remaining = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    # Topological order (Kahn), input first; ties keep Keras's own layer order.
+    position: dict[int, int] = {-1: source}
+    remaining = list(layers)
     while remaining:
-        ready = [layer for layer in remaining if all(id(source) in position for source in feeds[id(layer)])]
+        ready = [layer for layer in remaining if all(s in position for s in feeds[id(layer)])]
         if not ready:
             names = ", ".join(layer.name for layer in remaining)
             raise ValueError(f"The layers {names} are not connected to the model input. Received a broken graph.")
         for layer in ready:
-            position[id(layer)] = len(nodes)
-            nodes.append(
-                GraphNode(
-                    layer=layer,
-                    inputs=tuple(position[id(source)] for source in feeds[id(layer)]),
-                    is_output=layer is output_layer,
-                )
-            )
+            inputs = tuple(position[s] for s in feeds[id(layer)])
+            position[id(layer)] = _append_layer(layer, inputs, nodes)
             remaining.remove(layer)
-    return nodes
+    outputs = _as_list(model.outputs)
+    return position[producer[id(outputs[0])]] if id(outputs[0]) in producer else source
 
 
 def call_layer(layer: keras.layers.Layer, arguments: list):

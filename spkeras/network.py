@@ -6,7 +6,8 @@ layer by its *role*:
 - ``"input"``: the model input;
 - ``"neuron"``: a spiking layer (an :class:`~spkeras.layers.IntegrateAndFire`, or any layer whose class sets
   ``spiking_neuron = True``, such as the SpKeras-compatible closed-form layer);
-- ``"synaptic"``: a layer with a kernel whose output is a weighted sum of its inputs (Conv2D, Dense);
+- ``"synaptic"``: a layer with a kernel whose output is a weighted sum of its inputs (Conv1D, Conv2D,
+  DepthwiseConv2D, SeparableConv2D, Dense);
 - ``"other"``: everything else (pooling, padding, flatten, merges, per-channel affine maps).
 
 The result is cached per model, so repeated simulations, estimates and metrics do not re-walk the graph.
@@ -24,7 +25,13 @@ import numpy as np
 from spkeras import graph
 
 ROLES = ("input", "neuron", "synaptic", "other")
-SYNAPTIC_LAYERS = (keras.layers.Conv2D, keras.layers.Dense)
+SYNAPTIC_LAYERS = (
+    keras.layers.Conv2D,
+    keras.layers.Dense,
+    keras.layers.Conv1D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+)
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -163,6 +170,26 @@ def elements(shape) -> int:
     return int(np.prod([d for d in shape[1:]]))
 
 
-def fan_in(layer: keras.layers.Layer) -> int:
-    """Inputs summed per output value of a synaptic layer (kh·kw·C_in for Conv2D, inputs for Dense)."""
+def fan_in(layer: keras.layers.Layer) -> float:
+    """Multiply-accumulates per output value of a synaptic layer.
+
+    kh·kw·C_in for Conv2D (k·C_in for Conv1D, the inputs for Dense); kh·kw for DepthwiseConv2D (each output
+    channel reads one input channel); for SeparableConv2D, its depthwise and pointwise MACs per output value,
+    ``kh·kw·C·M / F + C·M`` (F filters, depth multiplier M), so that output values × fan-in counts both.
+
+    Examples:
+        >>> import keras
+        >>> conv = keras.layers.Conv2D(8, 3)
+        >>> conv.build((None, 10, 10, 4))
+        >>> depthwise = keras.layers.DepthwiseConv2D(3, depth_multiplier=2)
+        >>> depthwise.build((None, 10, 10, 4))
+        >>> fan_in(conv), fan_in(depthwise)
+        (36, 9)
+    """
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        return int(np.prod(tuple(layer.kernel.shape)[:-2]))
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        *window, channels, multiplier = (int(d) for d in layer.depthwise_kernel.shape)
+        filters = int(layer.pointwise_kernel.shape[-1])
+        return float(np.prod(window)) * channels * multiplier / filters + channels * multiplier
     return int(np.prod(tuple(layer.kernel.shape)[:-1]))

@@ -38,7 +38,7 @@ def build_model(
         make_neuron: ``make_neuron(index, node, layer_name)`` returns the layer for a neuron site.
         linear_weights: ``linear_weights(index, node)`` returns ``(kernel, bias)`` for a linear node;
             defaults to the node's own kernel and bias.
-        neuron_suffix: Suffix for neuron layers named after a Conv2D/Dense whose activation they replace.
+        neuron_suffix: Suffix for neuron layers named after a convolution or Dense whose activation they replace.
 
     Returns:
         ``(model, layers)`` where ``layers`` maps a node index to the new layer built for it.
@@ -75,8 +75,17 @@ def build_model(
     return model, built
 
 
+_LINEAR_SOURCES = (
+    keras.layers.Conv2D,
+    keras.layers.Dense,
+    keras.layers.Conv1D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+)
+
+
 def _is_linear_source(node: Node) -> bool:
-    return isinstance(node.source, (keras.layers.Conv2D, keras.layers.Dense))
+    return isinstance(node.source, _LINEAR_SOURCES)
 
 
 def build_folded_ann(nodes: list[Node], name: str) -> tuple[keras.Model, dict[int, keras.layers.Layer]]:

@@ -8,53 +8,15 @@ import warnings
 import keras
 import numpy as np
 
+from spkeras.convert.converters.common import activation_steps, linear_step, structural
+from spkeras.convert.converters.common import check_channels_last as _check_channels_last
+from spkeras.convert.converters.common import numpy_weight as _numpy
 from spkeras.convert.ir import Step
-from spkeras.convert.registry import ConversionContext, UnsupportedLayerError, register_converter
+from spkeras.convert.registry import UnsupportedLayerError, register_converter
 
 logger = logging.getLogger(__name__)
 
-
-def _numpy(variable) -> np.ndarray:
-    return np.array(keras.ops.convert_to_numpy(variable), dtype="float64", copy=True)
-
-
-def _check_channels_last(layer):
-    data_format = getattr(layer, "data_format", "channels_last")
-    if data_format != "channels_last":
-        raise UnsupportedLayerError(
-            layer,
-            f"only data_format='channels_last' is supported. Received: data_format={data_format!r}. "
-            "Rebuild the model with channels-last layers.",
-        )
-
-
-def activation_steps(layer, activation, context: ConversionContext) -> list[Step]:
-    """Steps for an activation function used by ``layer`` (as a kwarg or an Activation layer)."""
-    name = getattr(activation, "__name__", repr(activation))
-    if activation is keras.activations.get("relu"):
-        return [Step(kind="neuron", source=layer)]
-    if activation is keras.activations.get("relu6"):
-        return [Step(kind="neuron", source=layer, bound=6.0)]
-    if activation is keras.activations.get("linear"):
-        return []
-    if activation is keras.activations.get("softmax") and context.is_output:
-        logger.info("Dropping the output softmax of '%s': the readout takes the argmax of the logits.", layer.name)
-        return []
-    if activation is keras.activations.get("softmax"):
-        reason = "softmax is only supported as the last operation of the model (it is dropped for the readout)."
-    else:
-        reason = f"activation '{name}' has no spiking equivalent; only 'relu', 'relu6' (and a final 'softmax') are."
-    raise UnsupportedLayerError(layer, reason + " Received: activation=" + repr(name) + ".")
-
-
-def _linear_step(layer, kernel, bias, layer_class, config) -> Step:
-    config = dict(config)
-    config.update(activation="linear", use_bias=True, name=None)
-
-    def make_layer(name):
-        return layer_class.from_config({**config, "name": name})
-
-    return Step(kind="linear", source=layer, make_layer=make_layer, kernel=kernel, bias=bias)
+__all__ = ["activation_steps"]
 
 
 @register_converter(keras.layers.Conv2D)
@@ -62,11 +24,47 @@ def convert_conv2d(layer, context):
     _check_channels_last(layer)
     if type(layer) is not keras.layers.Conv2D:
         raise UnsupportedLayerError(layer, "only plain Conv2D layers are supported (not subclasses).")
-    if layer.groups != 1:
-        raise UnsupportedLayerError(layer, f"grouped convolutions are not supported. Received: groups={layer.groups}.")
     kernel = _numpy(layer.kernel)
+    channels = int(layer.input.shape[-1])
+    if layer.groups != 1 and layer.groups == channels:
+        # One group per input channel is a depthwise convolution (ConvNeXt's form): output f = c·M + m reads channel c.
+        return _grouped_as_depthwise(layer, kernel, context)
+    if layer.groups != 1:
+        raise UnsupportedLayerError(
+            layer,
+            f"grouped convolutions are only supported with one group per input channel (a depthwise convolution). "
+            f"Received: groups={layer.groups} for {channels} input channels. Split the layer into one Conv2D per "
+            "group joined by a Concatenate.",
+        )
     bias = _numpy(layer.bias) if layer.use_bias else np.zeros(kernel.shape[-1])
-    step = _linear_step(layer, kernel, bias, keras.layers.Conv2D, layer.get_config())
+    step = linear_step(layer, kernel, bias, keras.layers.Conv2D, layer.get_config(), pads=layer.padding != "valid")
+    return [step] + activation_steps(layer, layer.activation, context)
+
+
+def _grouped_as_depthwise(layer, kernel, context) -> list[Step]:
+    channels, filters = kernel.shape[-2] * layer.groups, kernel.shape[-1]
+    depthwise = kernel.reshape(kernel.shape[:2] + (channels, filters // channels))
+    bias = _numpy(layer.bias) if layer.use_bias else np.zeros(filters)
+    options = dict(
+        kernel_size=layer.kernel_size,
+        strides=layer.strides,
+        padding=layer.padding,
+        depth_multiplier=filters // channels,
+        dilation_rate=layer.dilation_rate,
+    )
+
+    def make_layer(name):
+        return keras.layers.DepthwiseConv2D(**options, use_bias=True, name=name)
+
+    step = Step(
+        kind="linear",
+        source=layer,
+        make_layer=make_layer,
+        kernel=depthwise,
+        bias=bias,
+        layout="depthwise",
+        pads=layer.padding != "valid",
+    )
     return [step] + activation_steps(layer, layer.activation, context)
 
 
@@ -79,7 +77,7 @@ def convert_dense(layer, context):
     config = layer.get_config()
     config.pop("lora_rank", None)
     config.pop("lora_alpha", None)
-    step = _linear_step(layer, kernel, bias, keras.layers.Dense, config)
+    step = linear_step(layer, kernel, bias, keras.layers.Dense, config)
     return [step] + activation_steps(layer, layer.activation, context)
 
 
@@ -125,38 +123,33 @@ def convert_softmax(layer, context):
     return []
 
 
-@register_converter(keras.layers.Dropout, keras.layers.SpatialDropout2D, keras.layers.GaussianNoise)
-def convert_inference_identity(layer, context):
-    # Inference-time identities: they vanish from the spiking network.
-    return []
-
-
-def _structural(layer, map_scale=None) -> Step:
-    config = layer.get_config()
-    layer_class = type(layer)
-
-    def make_layer(name):
-        return layer_class.from_config({**config, "name": name})
-
-    return Step(kind="structural", source=layer, make_layer=make_layer, map_scale=map_scale)
-
-
 @register_converter(keras.layers.AveragePooling2D, keras.layers.GlobalAveragePooling2D, keras.layers.ZeroPadding2D)
 def convert_channel_preserving(layer, context):
     _check_channels_last(layer)
-    return [_structural(layer)]
+    return [structural(layer)]
 
 
 @register_converter(keras.layers.Flatten)
 def convert_flatten(layer, context):
     _check_channels_last(layer)
     positions = int(np.prod(layer.input.shape[1:-1])) if len(layer.input.shape) > 2 else 1
-    return [_structural(layer, map_scale=lambda scale: np.tile(scale, positions) if np.ndim(scale) else scale)]
+    return [structural(layer, map_scale=lambda scale: np.tile(scale, positions) if np.ndim(scale) else scale)]
 
 
-@register_converter(keras.layers.MaxPooling2D)
+@register_converter(keras.layers.MaxPooling2D, keras.layers.MaxPooling1D)
 def convert_max_pooling(layer, context):
     _check_channels_last(layer)
+    pool_size, strides, padding = layer.pool_size, layer.strides, layer.padding
+    average = (
+        keras.layers.AveragePooling2D if isinstance(layer, keras.layers.MaxPooling2D) else keras.layers.AveragePooling1D
+    )
+
+    def make_layer(name):
+        return average(pool_size=pool_size, strides=strides, padding=padding, name=name)
+
+    if all(int(size) == 1 for size in np.atleast_1d(pool_size)):
+        # A 1-wide window only subsamples (ResNet50V2's strided shortcuts): average pooling is the same op, exactly.
+        return [Step(kind="structural", source=layer, make_layer=make_layer)]
     if context.max_pooling == "error":
         raise UnsupportedLayerError(
             layer,
@@ -164,18 +157,13 @@ def convert_max_pooling(layer, context):
             "Pass max_pooling='average' to replace it by average pooling.",
         )
     warnings.warn(
-        f"MaxPooling2D layer '{layer.name}' is replaced by AveragePooling2D with the same pool size, strides and "
-        "padding (max pooling has no exact spiking equivalent). This changes the network and usually costs "
-        "accuracy; retrain the ANN with average pooling for a lossless conversion, or pass "
+        f"{type(layer).__name__} layer '{layer.name}' is replaced by {average.__name__} with the same pool size, "
+        "strides and padding (max pooling has no exact spiking equivalent). This changes the network and usually "
+        "costs accuracy; retrain the ANN with average pooling for a lossless conversion, or pass "
         "max_pooling='error' to refuse such models.",
         UserWarning,
         stacklevel=2,
     )
-    pool_size, strides, padding = layer.pool_size, layer.strides, layer.padding
-
-    def make_layer(name):
-        return keras.layers.AveragePooling2D(pool_size=pool_size, strides=strides, padding=padding, name=name)
-
     return [Step(kind="structural", source=layer, make_layer=make_layer)]
 
 
@@ -183,4 +171,4 @@ def convert_max_pooling(layer, context):
 def convert_merge(layer, context):
     # Summing or stacking two tensors is exact on spikes when both carry the same scale; the converter makes
     # every tensor carry the ANN's own scale in networks with merges (spikes carry their threshold).
-    return [Step(kind="merge", source=layer, make_layer=_structural(layer).make_layer)]
+    return [Step(kind="merge", source=layer, make_layer=structural(layer).make_layer)]

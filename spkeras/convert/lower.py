@@ -10,6 +10,18 @@ from spkeras.convert.ir import Node, Step
 from spkeras.convert.registry import ConversionContext, UnsupportedLayerError, find_converter
 
 
+def _converter_for(layer):
+    """The registered converter of ``layer``; a raw ``keras.ops`` call in a functional graph gets its own reason."""
+    if not isinstance(layer, keras.layers.Layer):
+        module = type(layer).__module__.replace("keras.src.", "keras.")
+        raise UnsupportedLayerError(
+            layer,
+            f"this is a raw {module} operation in the functional graph (e.g. `x + y` or keras.ops.*), not a layer, "
+            "and has no converter. Use the equivalent layer (keras.layers.Add, keras.layers.ReLU, ...).",
+        )
+    return find_converter(layer)
+
+
 def layer_report(model: keras.Model, max_pooling: str = "average") -> list[tuple[str, str, str | None]]:
     """Says for every layer of ``model`` whether it converts, and why not if it does not.
 
@@ -30,7 +42,7 @@ def layer_report(model: keras.Model, max_pooling: str = "average") -> list[tuple
     for node in graph.model_graph(model)[1:]:
         context = ConversionContext(is_output=node.is_output, max_pooling=max_pooling)
         try:
-            find_converter(node.layer)(node.layer, context)
+            _converter_for(node.layer)(node.layer, context)
             reason = None
         except UnsupportedLayerError as error:
             reason = error.reason
@@ -65,7 +77,7 @@ def lower_model(model: keras.Model, max_pooling: str = "average") -> list[Node]:
             continue
         context = ConversionContext(is_output=graph_node.is_output, max_pooling=max_pooling)
         try:
-            steps: list[Step] = find_converter(layer)(layer, context)
+            steps: list[Step] = _converter_for(layer)(layer, context)
         except UnsupportedLayerError as error:
             problems.append(error)
             continue

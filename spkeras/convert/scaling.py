@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spkeras.convert.ir import Node, consumers
+from spkeras.convert.ir import Node, consumers, divide_outputs
 
 
 def _as_threshold(values) -> float | list[float]:
@@ -104,7 +104,9 @@ def plan_snn(
                 weights[index] = (node.scale * incoming * layer_gain / target, node.offset * layer_gain / target)
                 scale[index] = target / layer_gain
                 continue
-            kernel = node.kernel * (incoming[:, None] if incoming.ndim else incoming) * layer_gain / target
+            # The kernel's second-to-last axis is its input channel for both layouts (dense and depthwise).
+            kernel = node.kernel * (incoming[:, None] if incoming.ndim else incoming) * layer_gain
+            kernel = kernel / target if node.layout == "dense" else divide_outputs(kernel, target, node.layout)
             bias = node.bias * layer_gain / target
             factor = 1.0
             if transform is not None:

@@ -58,15 +58,15 @@ UNSUPPORTED = {
         "LSTM",
         "no converter",
     ),
-    "conv1d": (
+    "conv1d_transpose": (
         lambda: _sequential(
-            keras.layers.Conv1D(4, 2, activation="relu", name="conv_1d"),
+            keras.layers.Conv1DTranspose(4, 2, activation="relu", name="conv_1d_t"),
             keras.layers.Flatten(),
             keras.layers.Dense(3),
             shape=(6, 3),
         ),
-        "conv_1d",
-        "Conv1D",
+        "conv_1d_t",
+        "Conv1DTranspose",
         "no converter",
     ),
     "softmax_layer_in_the_middle": (

@@ -1,0 +1,120 @@
+"""Helpers shared by the layer converters."""
+
+from __future__ import annotations
+
+import logging
+
+import keras
+import numpy as np
+
+from spkeras.convert.ir import Step
+from spkeras.convert.registry import ConversionContext, UnsupportedLayerError
+
+logger = logging.getLogger("spkeras.convert.layers")
+
+
+def numpy_weight(variable) -> np.ndarray:
+    """A float64 NumPy copy of a Keras variable.
+
+    Examples:
+        >>> import keras
+        >>> numpy_weight(keras.Variable([1.0, 2.0])).dtype
+        dtype('float64')
+    """
+    return np.array(keras.ops.convert_to_numpy(variable), dtype="float64", copy=True)
+
+
+def check_channels_last(layer) -> None:
+    """Refuses layers that are not channels-last.
+
+    Examples:
+        >>> import keras
+        >>> check_channels_last(keras.layers.Conv2D(2, 3, data_format="channels_first", name="cf"))
+        Traceback (most recent call last):
+        ...
+        spkeras.errors.UnsupportedLayerError: Cannot convert layer 'cf' (Conv2D): only data_format='channels_last' ...
+    """
+    data_format = getattr(layer, "data_format", "channels_last")
+    if data_format != "channels_last":
+        raise UnsupportedLayerError(
+            layer,
+            f"only data_format='channels_last' is supported. Received: data_format={data_format!r}. "
+            "Rebuild the model with channels-last layers.",
+        )
+
+
+def check_exact_type(layer, layer_class) -> None:
+    """Refuses subclasses of ``layer_class`` (their ``call`` may do something else).
+
+    Examples:
+        >>> import keras
+        >>> class MyDense(keras.layers.Dense):
+        ...     pass
+        >>> check_exact_type(MyDense(2, name="mine"), keras.layers.Dense)
+        Traceback (most recent call last):
+        ...
+        spkeras.errors.UnsupportedLayerError: Cannot convert layer 'mine' (MyDense): only plain Dense layers ...
+    """
+    if type(layer) is not layer_class:
+        raise UnsupportedLayerError(
+            layer,
+            f"only plain {layer_class.__name__} layers are supported (not subclasses). Register a converter "
+            f"for {type(layer).__name__} with spkeras.convert.register_converter.",
+        )
+
+
+def linear_step(layer, kernel, bias, layer_class, config, *, layout: str = "dense", pads: bool = False) -> Step:
+    """A ``"linear"`` step whose new layer is ``layer_class`` built from ``config`` with a bias, no activation.
+
+    Examples:
+        >>> import keras, numpy as np
+        >>> dense = keras.layers.Dense(2, activation="relu", use_bias=False)
+        >>> step = linear_step(dense, np.ones((3, 2)), np.zeros(2), keras.layers.Dense, dense.get_config())
+        >>> layer = step.make_layer("copy")
+        >>> step.kind, layer.name, layer.use_bias, layer.activation.__name__
+        ('linear', 'copy', True, 'linear')
+    """
+    config = dict(config)
+    config.update(activation="linear", use_bias=True, name=None)
+
+    def make_layer(name):
+        return layer_class.from_config({**config, "name": name})
+
+    return Step(kind="linear", source=layer, make_layer=make_layer, kernel=kernel, bias=bias, layout=layout, pads=pads)
+
+
+def structural(layer, map_scale=None) -> Step:
+    """A ``"structural"`` step that re-creates ``layer`` from its config.
+
+    Examples:
+        >>> import keras
+        >>> step = structural(keras.layers.AveragePooling2D(2))
+        >>> step.kind, type(step.make_layer("pool")).__name__
+        ('structural', 'AveragePooling2D')
+    """
+    config = layer.get_config()
+    layer_class = type(layer)
+
+    def make_layer(name):
+        return layer_class.from_config({**config, "name": name})
+
+    return Step(kind="structural", source=layer, make_layer=make_layer, map_scale=map_scale)
+
+
+def activation_steps(layer, activation, context: ConversionContext) -> list[Step]:
+    """Steps for an activation function used by ``layer`` (as a kwarg or an Activation layer)."""
+    name = getattr(activation, "__name__", repr(activation))
+    if activation is keras.activations.get("relu"):
+        return [Step(kind="neuron", source=layer)]
+    if activation is keras.activations.get("relu6"):
+        return [Step(kind="neuron", source=layer, bound=6.0)]
+    if activation is keras.activations.get("linear"):
+        return []
+    if activation is keras.activations.get("softmax") and context.is_output:
+        logger.info("Dropping the output softmax of '%s': the readout takes the argmax of the logits.", layer.name)
+        return []
+    if activation is keras.activations.get("softmax"):
+        reason = "softmax is only supported as the last operation of the model (it is dropped for the readout)."
+    else:
+        reason = f"activation '{name}' has no spiking equivalent; only 'relu', 'relu6' (and a final 'softmax') are."
+    raise UnsupportedLayerError(layer, reason + " Received: activation=" + repr(name) + ".")
