@@ -228,6 +228,13 @@ def check_labels(
     """
     labels = np.asarray(labels.numpy() if hasattr(labels, "numpy") else labels)
     if labels.ndim == 2 and labels.shape[1] == classes and labels.shape[1] > 1:
+        one_hot = np.isin(labels, (0, 1)).all() and np.all(labels.sum(axis=1) == 1)
+        if not one_hot:
+            raise ValueError(
+                f"`{argument}` has {classes} columns but its rows are not one-hot (soft or multi-hot labels). "
+                f"Received: {argument}.shape={labels.shape} with row sums in [{labels.sum(axis=1).min():g}, "
+                f"{labels.sum(axis=1).max():g}]. Pass integer labels, e.g. {argument}.argmax(axis=1) if intended."
+            )
         labels = labels.argmax(axis=1)
     elif labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
