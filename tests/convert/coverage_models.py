@@ -40,8 +40,11 @@ def functional(input_shape, *layers, name="coverage"):
     return keras.Model(inputs, tensor, name=name)
 
 
-def inverted_residual_net(seed: int = 0) -> keras.Model:
-    """A MobileNetV2-style net: ReLU6, depthwise blocks and an inverted residual with a linear bottleneck."""
+def inverted_residual_net(seed: int = 0, linear_bottleneck: bool = True) -> keras.Model:
+    """A MobileNetV2-style net: ReLU6, depthwise blocks and an inverted residual with a linear bottleneck.
+
+    With ``linear_bottleneck=False`` a ReLU6 follows the projection (same weights), so its output spikes.
+    """
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((12, 12, 3))
     x = L.Rescaling(1 / 255.0)(inputs)
@@ -51,6 +54,8 @@ def inverted_residual_net(seed: int = 0) -> keras.Model:
     x = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(16, 1, use_bias=False)(x)))  # expand
     x = L.ReLU(6.0)(L.BatchNormalization()(L.DepthwiseConv2D(3, padding="same", use_bias=False)(x)))
     x = L.BatchNormalization(name="project_bn")(L.Conv2D(8, 1, use_bias=False, name="project")(x))  # linear
+    if not linear_bottleneck:
+        x = L.ReLU(6.0)(x)
     x = L.Add(name="residual")([x, shortcut])
     x = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(16, 1, use_bias=False)(x)))  # next block's expansion
     x = L.GlobalAveragePooling2D()(x)

@@ -1,0 +1,208 @@
+"""keras.applications architectures (weights=None, 32×32 CIFAR input): which convert, and how closely the SNN tracks.
+
+Usage:
+    python benchmarks/architectures.py [--architectures VGG16 ResNet50 ...] [--timesteps 256] [--images 16]
+                                       [--batchnorm data|default] [--method robust] [--refresh]
+
+For each architecture: the model is built with ``weights=None``, ``input_shape=(32, 32, 3)``, ``classes=10`` and a
+fixed seed. Untrained batch norms (mean 0, variance 1) leave activations unnormalised, unlike a trained network, so
+by default (``--batchnorm data``) each BatchNormalization's moving statistics are set to the batch statistics of
+its input on the calibration images (one training-mode pass with momentum 0); ``--batchnorm default`` keeps them.
+The model is converted (``--method``, calibration on ``--calibration`` CIFAR training images) and simulated for T
+steps on ``--images`` CIFAR test images; the fidelity measure is the Pearson correlation between the SNN's mean
+output current per step (``spkeras.simulate.record(...)["output"]``, in logit units) and the folded ANN's logits,
+over all images × classes, at t = 64 and t = T, plus the top-1 agreement and the mean absolute error relative to the
+mean |logit|; as a reference, the same measure for the folded ANN with every ReLU output rounded to T levels of its
+calibration maximum (what an ideal T-step rate code carries). Architectures that are refused list the layer types
+and reasons that block them (``spkeras.convert.layer_report``).
+
+Results are cached per configuration in benchmarks/results/architectures.json (``--refresh`` recomputes) and
+printed as a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import time
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+from common import RESULTS, load_cifar, machine, markdown_table, write_json  # noqa: E402
+
+CONVERTIBLE = ["VGG16", "ResNet50", "ResNet50V2", "MobileNet", "MobileNetV2", "DenseNet121"]
+REFUSED = ["EfficientNetB0", "ConvNeXtTiny"]
+
+
+def build(name: str, seed: int = 0):
+    """The keras.applications model ``name`` with random weights for 32×32×3 inputs and 10 classes."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # input-size notices for weights that are not loaded
+        return getattr(keras.applications, name)(weights=None, input_shape=(32, 32, 3), classes=10)
+
+
+def batchnorm_from_data(model, x) -> None:
+    """Sets every BatchNormalization's moving statistics to its input's batch statistics on ``x``."""
+    import keras
+
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0
+    model(x, training=True)
+    for layer, momentum in zip(norms, momenta):
+        layer.momentum = momentum
+
+
+def blockers(model) -> list[dict]:
+    """The refused layers of ``model`` grouped by type and reason: ``{"type", "reason", "count"}``."""
+    from spkeras.convert import layer_report
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = layer_report(model)
+    counts = collections.Counter((kind, reason) for _, kind, reason in report if reason is not None)
+    return [{"type": kind, "reason": reason, "count": count} for (kind, reason), count in counts.most_common()]
+
+
+def fidelity(snn_output: np.ndarray, logits: np.ndarray) -> dict:
+    """Correlation, top-1 agreement and relative mean absolute error of SNN outputs against ANN logits."""
+    return {
+        "correlation": float(np.corrcoef(snn_output.ravel(), logits.ravel())[0, 1]),
+        "top1_agreement": float(np.mean(snn_output.argmax(-1) == logits.argmax(-1))),
+        "relative_error": float(np.abs(snn_output - logits).mean() / np.abs(logits).mean()),
+    }
+
+
+def quantised_logits(folded, x_calibration, x, timesteps: int) -> np.ndarray:
+    """Logits of the folded ANN with every ReLU output rounded to T levels of its calibration maximum.
+
+    This is what an ideal rate code with T steps can carry (each neuron's count rounded, as ECC's θ/2 start
+    does); it shows how much of the SNN's deviation a random, untrained network amplifies by itself.
+    """
+    import keras
+
+    from spkeras import graph
+
+    nodes = graph.model_graph(folded)
+    relus = [i for i, node in enumerate(nodes) if isinstance(node.layer, keras.layers.ReLU)]
+    probe = keras.Model(folded.inputs, [nodes[i].layer.output for i in relus])
+    maxima = [np.max(value) for value in probe.predict(x_calibration, verbose=0)]
+    values = {0: x}
+    for i, node in enumerate(nodes[1:], start=1):
+        value = keras.ops.convert_to_numpy(graph.call_layer(node.layer, [values[j] for j in node.inputs]))
+        if i in relus:
+            top = max(float(maxima[relus.index(i)]), 1e-12)
+            value = np.clip(np.floor(value / top * timesteps + 0.5), 0, timesteps) / timesteps * top
+        values[i] = value
+    return values[len(nodes) - 1]
+
+
+def measure(name, x_calibration, x_test, timesteps, method, batchnorm) -> dict:
+    import spkeras
+    from spkeras.convert import fold_model
+    from spkeras.simulate import record
+
+    model = build(name)
+    if batchnorm == "data":
+        batchnorm_from_data(model, x_calibration)
+    layers = len(model.layers)
+    blocked = blockers(model)
+    if blocked:
+        return {"architecture": name, "converts": False, "layers": layers, "blockers": blocked}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max pooling → average pooling notices (counted below)
+        max_pools = sum(type(layer).__name__ == "MaxPooling2D" and max(layer.pool_size) > 1 for layer in model.layers)
+        folded = fold_model(model)
+        logits = folded.predict(x_test, verbose=0)
+        quantised = quantised_logits(folded, x_calibration, x_test, timesteps)
+        started = time.perf_counter()
+        snn = spkeras.convert(model, x_calibration, method=method, timesteps=timesteps)
+        converted = time.perf_counter() - started
+    started = time.perf_counter()
+    early = record(snn, x_test, timesteps=min(64, timesteps))["output"]
+    late = record(snn, x_test, timesteps=timesteps)["output"]
+    simulated = time.perf_counter() - started
+    neurons = sum(getattr(layer, "spiking_neuron", False) for layer in snn.layers)
+    return {
+        "architecture": name,
+        "converts": True,
+        "layers": layers,
+        "spiking_layers": int(neurons),
+        "max_pooling_replaced": int(max_pools),
+        "at_64": fidelity(early, logits),
+        f"at_{timesteps}": fidelity(late, logits),
+        f"quantised_ann_at_{timesteps}": fidelity(quantised, logits),
+        "ann_logit_std": float(logits.std()),
+        "convert_s": converted,
+        "simulate_s": simulated,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--architectures", nargs="+", default=CONVERTIBLE + REFUSED)
+    parser.add_argument("--timesteps", type=int, default=256)
+    parser.add_argument("--images", type=int, default=16, help="CIFAR test images simulated")
+    parser.add_argument("--calibration", type=int, default=64, help="CIFAR training images for calibration")
+    parser.add_argument("--method", default="robust")
+    parser.add_argument("--batchnorm", choices=["data", "default"], default="data")
+    parser.add_argument("--refresh", action="store_true", help="recompute cached results")
+    parser.add_argument("--output", default=str(RESULTS / "architectures.json"))
+    arguments = parser.parse_args(argv)
+
+    import json
+    import pathlib
+
+    cifar = load_cifar()
+    x_calibration = cifar["x_train"][: arguments.calibration]
+    x_test = cifar["x_test"][: arguments.images]
+    output = pathlib.Path(arguments.output)
+    cache = json.loads(output.read_text()) if output.is_file() else {"results": {}}
+    for name in arguments.architectures:
+        key = f"{name}|{arguments.method}|T={arguments.timesteps}|n={arguments.images}|bn={arguments.batchnorm}"
+        if key in cache["results"] and not arguments.refresh:
+            continue
+        cache["results"][key] = measure(
+            name, x_calibration, x_test, arguments.timesteps, arguments.method, arguments.batchnorm
+        )
+        cache["machine"] = machine()
+        write_json(cache, output)  # after each architecture: an interrupted run keeps what it measured
+
+    rows = []
+    for name in arguments.architectures:
+        key = f"{name}|{arguments.method}|T={arguments.timesteps}|n={arguments.images}|bn={arguments.batchnorm}"
+        result = cache["results"][key]
+        if not result["converts"]:
+            blocked = "; ".join(f"{b['type']} ×{b['count']}: {b['reason'].split('. ')[0]}" for b in result["blockers"])
+            rows.append([name, result["layers"], "refused", "", "", "", "", blocked])
+            continue
+        final = result[f"at_{arguments.timesteps}"]
+        rows.append(
+            [
+                name,
+                result["layers"],
+                result["spiking_layers"],
+                f"{result['at_64']['correlation']:.4f}",
+                f"{final['correlation']:.4f}",
+                f"{result[f'quantised_ann_at_{arguments.timesteps}']['correlation']:.4f}",
+                f"{final['top1_agreement']:.2f}",
+                f"rel. error {final['relative_error']:.3f}; {result['max_pooling_replaced']} max pools averaged; "
+                f"convert {result['convert_s']:.0f} s, simulate {result['simulate_s']:.0f} s",
+            ]
+        )
+    t = arguments.timesteps
+    header = ["architecture", "layers", "spiking layers", "r (t=64)", f"r (t={t})", f"r, {t}-level ANN", "top-1"]
+    header.append("notes")
+    print(markdown_table(header, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
