@@ -41,10 +41,16 @@ def write_layer_lists() -> None:
         line_start = text.rfind("\n", 0, match.start("names")) + 1
         prefix = text[line_start : match.start("names")]
         indent = " " * (len(prefix) - len(prefix.lstrip()))
+        closing = "<!-- /supported-layers -->"
+        placeholder = "@" * len(closing)  # one unbreakable word of the marker's width
         body = textwrap.fill(
-            names, width=110, initial_indent=" " * len(prefix), subsequent_indent=indent, break_on_hyphens=False
-        )[len(prefix) :]
-        path.write_text(text[: match.start("names")] + body + text[match.end("names") :], encoding="utf-8")
+            names + placeholder,
+            width=110,
+            initial_indent=" " * len(prefix),
+            subsequent_indent=indent,
+            break_on_hyphens=False,
+        )[len(prefix) :].replace(placeholder, closing)
+        path.write_text(text[: match.start("names")] + body + text[match.end() :], encoding="utf-8")
 
 
 @pytest.mark.parametrize("page", LAYER_LIST_PAGES)
