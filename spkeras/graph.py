@@ -209,7 +209,13 @@ def _append_functional(model: keras.Model, source: int, nodes: list[GraphNode]) 
             position[id(layer)] = _append_layer(layer, inputs, nodes)
             remaining.remove(layer)
     outputs = _as_list(model.outputs)
-    return position[producer[id(outputs[0])]] if id(outputs[0]) in producer else source
+    if id(outputs[0]) not in producer:
+        raise ValueError(
+            f"Cannot find which layer produces the output of model '{model.name}'. Received a model with a shared "
+            "layer (one layer called more than once) at its output. Give each call its own layer and rebuild with "
+            "the functional API."
+        )
+    return position[producer[id(outputs[0])]]
 
 
 def call_layer(layer: keras.layers.Layer, arguments: list):

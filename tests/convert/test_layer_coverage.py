@@ -365,6 +365,13 @@ def test_models_nested_several_levels_deep_are_flattened():
     _assert_tracks(model, x)
 
 
+def test_a_shared_layer_at_the_output_is_refused():
+    inputs = keras.Input((4,))
+    shared = L.Dense(4, activation="relu", name="shared")
+    with pytest.raises(ValueError, match="produces the output.*shared layer"):
+        fold_model(keras.Model(inputs, shared(shared(inputs))))
+
+
 def test_refusals_inside_nested_models_name_the_inner_layer():
     inner = keras.Sequential([L.Dense(4, activation="tanh", name="inner_tanh")], name="inner")
     model = keras.Sequential([keras.Input((3,)), inner, L.Dense(2)], name="outer")
