@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to (also read by static t
     from spkeras.analytic import estimate_closed_form
     from spkeras.convert import convert
     from spkeras.io import load_model, save_model
+    from spkeras.nir import export_nir, import_nir
     from spkeras.qcfs import finetune, prepare_for_conversion
     from spkeras.simulate import SimulationResult, evaluate
 
@@ -40,7 +41,9 @@ _LAZY_ATTRIBUTES = {
     "SimulationResult": ("spkeras.simulate", "SimulationResult"),
     "estimate_closed_form": ("spkeras.analytic", "estimate_closed_form"),
     "evaluate": ("spkeras.simulate", "evaluate"),
+    "export_nir": ("spkeras.nir", "export_nir"),
     "finetune": ("spkeras.qcfs", "finetune"),
+    "import_nir": ("spkeras.nir", "import_nir"),
     "load_model": ("spkeras.io", "load_model"),
     "prepare_for_conversion": ("spkeras.qcfs", "prepare_for_conversion"),
     "save_model": ("spkeras.io", "save_model"),
@@ -53,7 +56,9 @@ __all__ = [
     "demo",
     "estimate_closed_form",
     "evaluate",
+    "export_nir",
     "finetune",
+    "import_nir",
     "layers",
     "load_model",
     "methods",

@@ -1,0 +1,197 @@
+"""One function per Keras layer type for :mod:`spkeras.nir.export`: ``handler(exporter, position, layer, source,
+inputs)`` adds the layer's NIR nodes and returns the :class:`~spkeras.nir.export.Tensor` of its output."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+
+from spkeras.layers import ChannelAffine
+from spkeras.nir import layout
+from spkeras.nir.export import Refused, Tensor
+
+
+def _array(value) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(value), dtype="float32")
+
+
+def _output_shape(layer) -> tuple[int, ...]:
+    return tuple(int(d) for d in layer.output.shape[1:])
+
+
+def _check_linear_activation(layer) -> None:
+    activation = getattr(layer, "activation", None)
+    if activation is not None and activation is not keras.activations.linear:
+        raise Refused(
+            f"its activation {getattr(activation, '__name__', activation)!r} is not exported; SNN layers "
+            "are linear (spiking layers replace the activations)."
+        )
+
+
+def check_channels_last(layer) -> None:
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise Refused(f"only channels_last layers are exported. Received: data_format={layer.data_format!r}.")
+
+
+def _conv2d(exporter, position, layer, source, inputs):
+    _check_linear_activation(layer)
+    kernel = _array(layer.kernel)
+    bias = _array(layer.bias) if layer.use_bias else np.zeros(kernel.shape[-1], "float32")
+    padding = source.padding or ((0, 0), (0, 0))
+    height = source.shape[0] - sum(padding[0])
+    width = source.shape[1] - sum(padding[1])
+    if layer.padding == "same":
+        padded = (source.shape[0], source.shape[1])
+        extra = [
+            layout.same_padding(padded[i], kernel.shape[i], layer.strides[i], layer.dilation_rate[i]) for i in (0, 1)
+        ]
+        padding = tuple((padding[i][0] + extra[i][0], padding[i][1] + extra[i][1]) for i in (0, 1))
+    if any(before != after for before, after in padding):
+        raise Refused(
+            f"its zero padding {padding} ((top, bottom), (left, right)) is not symmetric; NIR's Conv2d "
+            "pads both sides of an axis equally (padding='same' with an even kernel or a stride > 1)."
+        )
+    conv = exporter.nir.Conv2d(
+        input_shape=(height, width),
+        weight=layout.conv_weight_to_nir(kernel),
+        stride=tuple(int(s) for s in layer.strides),
+        padding=(int(padding[0][0]), int(padding[1][0])),
+        dilation=tuple(int(d) for d in layer.dilation_rate),
+        groups=int(layer.groups),
+        bias=bias,
+    )
+    # nir 1.0.8 infers Conv2d output shapes from the kernel height alone (wrong for kh != kw): set the true one.
+    size = [
+        (n + 2 * p[0] - d * (k - 1) - 1) // s + 1
+        for n, p, d, k, s in zip((height, width), padding, layer.dilation_rate, kernel.shape[:2], layer.strides)
+    ]
+    conv.output_type = {"output": np.array([kernel.shape[-1], *size])}
+    _check_shape(layer, conv.output_type["output"])
+    name = exporter.add(layer.name, conv, source.sources)
+    return Tensor((name,), _output_shape(layer), bias_target=name if exporter.single_reader(position) else None)
+
+
+def _check_shape(layer, nir_shape) -> None:
+    if tuple(int(d) for d in nir_shape) != layout.to_nir_shape(_output_shape(layer)):
+        raise Refused(
+            f"NIR computes an output of shape {tuple(nir_shape)} (C, H, W) but Keras {_output_shape(layer)} (H, W, C)."
+        )
+
+
+def _dense(exporter, position, layer, source, inputs):
+    _check_linear_activation(layer)
+    if len(source.shape) != 1:
+        raise Refused(f"Dense is exported on vectors only (Flatten first). Received input shape {source.shape}.")
+    kernel = _array(layer.kernel)
+    bias = _array(layer.bias) if layer.use_bias else np.zeros(kernel.shape[-1], "float32")
+    weight = (kernel[source.perm] if source.perm is not None else kernel).T
+    name = exporter.add(layer.name, exporter.nir.Affine(weight=np.ascontiguousarray(weight), bias=bias), source.sources)
+    return Tensor((name,), _output_shape(layer), bias_target=name if exporter.single_reader(position) else None)
+
+
+def _pool(exporter, name, source, window, strides):
+    pool = exporter.nir.AvgPool2d(
+        kernel_size=np.array(window, dtype="int64"),
+        stride=np.array(strides, dtype="int64"),
+        padding=np.zeros(2, "int64"),
+    )
+    return exporter.add(name, pool, source.sources)
+
+
+def _average_pooling(exporter, position, layer, source, inputs):
+    window, strides = tuple(layer.pool_size), tuple(layer.strides)
+    if layer.padding == "same" and any(
+        layout.same_padding(source.shape[i], window[i], strides[i], 1) != (0, 0) for i in (0, 1)
+    ):
+        raise Refused(
+            "padding='same' average pooling averages over fewer values at the border; NIR's pooling "
+            "has no such mode. Use padding='valid'."
+        )
+    name = _pool(exporter, layer.name, source, window, strides)
+    target = source.bias_target if exporter.single_reader(position) else None
+    return Tensor((name,), _output_shape(layer), bias_target=target)
+
+
+def _global_average_pooling(exporter, position, layer, source, inputs):
+    height, width, channels = source.shape
+    name = _pool(exporter, layer.name, source, (height, width), (height, width))
+    if not layer.keepdims:
+        flatten = exporter.nir.Flatten(input_type={"input": np.array((channels, 1, 1))}, start_dim=0, end_dim=-1)
+        name = exporter.add(f"{layer.name}.flatten", flatten, (name,))
+    target = source.bias_target if exporter.single_reader(position) else None
+    return Tensor((name,), _output_shape(layer), bias_target=target)
+
+
+def _flatten(exporter, position, layer, source, inputs):
+    if len(source.shape) == 1:
+        return dataclasses.replace(source, bias_target=None)
+    if len(source.shape) != 3:
+        raise Refused(f"only images (H, W, C) are flattened in NIR. Received input shape {source.shape}.")
+    nir_shape = np.array(layout.to_nir_shape(source.shape))
+    name = exporter.add(
+        layer.name, exporter.nir.Flatten(input_type={"input": nir_shape}, start_dim=0, end_dim=-1), source.sources
+    )
+    return Tensor((name,), _output_shape(layer), perm=layout.flatten_permutation(source.shape))
+
+
+def _zero_padding(exporter, position, layer, source, inputs):
+    if not all(
+        isinstance(exporter.network.nodes[r].layer, keras.layers.Conv2D)
+        for r in exporter.network.nodes[position].readers
+    ):
+        raise Refused("NIR has no padding node; zero padding is only exported in front of a Conv2D.")
+    padding = tuple(tuple(int(p) for p in axis) for axis in layer.padding)
+    return Tensor(source.sources, _output_shape(layer), padding=padding)
+
+
+def _channel_affine(exporter, position, layer, source, inputs):
+    nir, scale, offset = exporter.nir, _array(layer.scale), _array(layer.offset)
+    metadata = {"spkeras_layer": "ChannelAffine"}
+    if len(source.shape) == 3:
+        channels = source.shape[-1]
+        node = nir.Conv2d(
+            input_shape=source.shape[:2],
+            weight=scale.reshape(channels, 1, 1, 1),
+            stride=1,
+            padding=0,
+            dilation=1,
+            groups=channels,
+            bias=offset,
+            metadata=metadata,
+        )
+    else:
+        order = source.perm if source.perm is not None else np.arange(source.shape[0])
+        node = nir.Affine(weight=np.diag(scale[order]), bias=offset[order], metadata=metadata)
+    name = exporter.add(layer.name, node, source.sources)
+    target = name if exporter.single_reader(position) else None
+    return Tensor((name,), _output_shape(layer), perm=source.perm, bias_target=target)
+
+
+def _add(exporter, position, layer, source, inputs):
+    perms = [tensor.perm for tensor in inputs]
+    if any((p is None) != (perms[0] is None) or (p is not None and not np.array_equal(p, perms[0])) for p in perms):
+        raise Refused("its inputs list their values in different orders (a flattened image and a vector).")
+    sources = tuple(name for tensor in inputs for name in tensor.sources)
+    if len(set(sources)) != len(sources):
+        raise Refused("it adds the same tensor more than once (NIR has one edge per pair of nodes).")
+    return Tensor(sources, _output_shape(layer), perm=perms[0])
+
+
+def _identity(exporter, position, layer, source, inputs):
+    return dataclasses.replace(source, bias_target=None)
+
+
+HANDLERS = {
+    keras.layers.Conv2D: _conv2d,
+    keras.layers.Dense: _dense,
+    keras.layers.AveragePooling2D: _average_pooling,
+    keras.layers.GlobalAveragePooling2D: _global_average_pooling,
+    keras.layers.Flatten: _flatten,
+    keras.layers.ZeroPadding2D: _zero_padding,
+    keras.layers.Add: _add,
+    keras.layers.Dropout: _identity,
+    keras.layers.Identity: _identity,
+}
+HANDLERS[ChannelAffine] = _channel_affine
