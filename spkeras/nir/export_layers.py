@@ -68,6 +68,7 @@ def _conv2d(exporter, position, layer, source, inputs):
         for n, p, d, k, s in zip((height, width), padding, layer.dilation_rate, kernel.shape[:2], layer.strides)
     ]
     conv.output_type = {"output": np.array([kernel.shape[-1], *size])}
+    conv.input_type = {"input": np.array([source.shape[-1], height, width])}  # also mis-inferred for groups > 1
     _check_shape(layer, conv.output_type["output"])
     name = exporter.add(layer.name, conv, source.sources)
     return Tensor((name,), _output_shape(layer), bias_target=name if exporter.single_reader(position) else None)
@@ -153,11 +154,12 @@ def _channel_affine(exporter, position, layer, source, inputs):
         channels = source.shape[-1]
         node = nir.Conv2d(
             input_shape=source.shape[:2],
-            weight=scale.reshape(channels, 1, 1, 1),
+            # a diagonal 1x1 convolution (nir 1.0.8 mis-infers the input type of grouped ones)
+            weight=np.diag(scale).reshape(channels, channels, 1, 1),
             stride=1,
             padding=0,
             dilation=1,
-            groups=channels,
+            groups=1,
             bias=offset,
             metadata=metadata,
         )

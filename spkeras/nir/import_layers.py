@@ -39,7 +39,11 @@ def convert_conv2d(importer, name, node, value):
     else:
         padding, keras_padding = _pair(node.padding), "valid"
     bias = np.asarray(node.bias, dtype="float32")
-    pointwise = weight.shape[1:] == (1, 1, 1) and groups == channels == weight.shape[0]
+    square = weight.shape[:2] == (channels, channels) and weight.shape[2:] == (1, 1) and groups == 1
+    diagonal = square and np.array_equal(weight[:, :, 0, 0], np.diag(np.diag(weight[:, :, 0, 0])))
+    pointwise = diagonal or (weight.shape[1:] == (1, 1, 1) and groups == channels == weight.shape[0])
+    if diagonal:
+        weight = np.diag(weight[:, :, 0, 0]).reshape(channels, 1, 1, 1)
     if pointwise and padding == (0, 0) and stride == (1, 1):
         from spkeras.layers import ChannelAffine
 
