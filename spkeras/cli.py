@@ -403,7 +403,8 @@ def _evaluate(arguments) -> int:
             batch_size=arguments.batch_size,
             verbose=not arguments.quiet,
         )
-    report = _report(result, snn, ann_accuracy)
+    report = {"model": str(arguments.model), "ann_model": arguments.ann, "data": str(arguments.data)}
+    report.update(_report(result, snn, ann_accuracy))
     print(result.table(reference_accuracy=ann_accuracy))
     print(report["metrics"].table())
     if json_path:

@@ -267,6 +267,7 @@ def test_evaluate_reports_the_ann_baseline_and_loss(converted, capsys):
     assert "ANN accuracy: 1.0000" in out and "ANN - SNN" in out and "cost per image over 16 steps" in out
     report = json.loads(report_path.read_text())
     assert report["ann_accuracy"] == 1.0 and report["chance_accuracy"] == 0.25
+    assert report["model"] == str(snn_path) and report["ann_model"] == str(model_path)
     assert report["conversion_loss"] == pytest.approx([1.0 - a for a in report["accuracy"]])
     assert report["metrics"]["synaptic_operations"] > 0
 
