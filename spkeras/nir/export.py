@@ -42,7 +42,7 @@ class Tensor:
             next Conv2d, which pads in NIR).
         bias_target: The Conv2d/Affine node that alone drives this tensor through ops that keep each channel's
             offset (its bias can absorb a constant current per channel); ``None`` if there is none.
-        broken: A refused layer produced it (its readers are skipped).
+        broken: A stand-in for the output of a refused layer (the export fails; later layers are still checked).
     """
 
     sources: tuple[str, ...]
@@ -79,9 +79,6 @@ class Exporter:
     def run(self):
         for position, node in enumerate(self.network.nodes):
             inputs = [self.tensors[i] for i in node.inputs]
-            if any(tensor.broken for tensor in inputs):
-                self.tensors[position] = Tensor((), (), broken=True)
-                continue
             try:
                 if any(t.padding is not None for t in inputs) and not isinstance(node.layer, keras.layers.Conv2D):
                     raise Refused(
@@ -92,7 +89,9 @@ class Exporter:
             except Refused as refusal:
                 layer = node.layer
                 self.problems.append((layer.name, type(layer).__name__, refusal.reason))
-                self.tensors[position] = Tensor((), (), broken=True)
+                # a stand-in of the right shape, so that the layers after it are checked too
+                shape = tuple(int(d) for d in layer.output.shape[1:]) if position else ()
+                self.tensors[position] = Tensor((), shape, broken=True)
         output = self.tensors[len(self.network.nodes) - 1]
         if not output.broken and output.perm is not None:
             layer = self.network.nodes[-1].layer
