@@ -8,7 +8,8 @@ this is our own implementation):
 - ``"threshold"``: per site (per channel for convolutional maps), λ is the candidate ``max·(1 − 0.01·i)``,
   i = 0..79, minimising the squared error between the ANN activation ``a`` and its T-level quantisation
   ``λ/T · clip(floor(a·T/λ + v_init), 0, T)`` (the rounding of the θ/2 initial potential when ``v_init=0.5``).
-  Done on the ANN before the SNN is built (it changes the scales).
+  Done on the ANN before the SNN is built (it changes the scales). On large feature maps the error is estimated
+  from every k-th position (at most ``SEARCH_ROWS`` per batch).
 - ``"bias"``: per channel, the bias current is shifted by ``θ·(E[r_ANN] − E[r_SNN])``, where ``r_ANN =
   clip(a/λ, 0, 1)`` is the rate the ANN asks for and ``r_SNN`` the measured firing rate over T steps (light
   pipeline).
@@ -40,6 +41,7 @@ MODES = ("threshold", "bias", "potential", "per_step")
 PIPELINES = {"light": ("threshold", "bias"), "advanced": ("threshold", "potential")}
 SEARCH_CANDIDATES = 80
 SEARCH_STEP = 0.01
+SEARCH_ROWS = 4096  # positions per batch and site used by the threshold search
 
 
 def resolve_modes(calibrate) -> tuple[str, ...]:
@@ -148,7 +150,9 @@ def search_thresholds(
         results = []
         for out, scales in zip(outputs, candidates):
             flat = tf.reshape(tf.cast(out, tf.float32), [-1, tf.shape(out)[-1]])
-            results.append(_quantisation_error(flat, scales, steps, v_init))
+            # Large maps: every k-th position estimates the per-channel error (deterministic, ≤ SEARCH_ROWS rows).
+            stride = tf.maximum(1, tf.shape(flat)[0] // SEARCH_ROWS)
+            results.append(_quantisation_error(flat[::stride], scales, steps, v_init) * tf.cast(stride, tf.float32))
         return results
 
     totals = [np.zeros((SEARCH_CANDIDATES, len(top)), "float64") for top in tops]
