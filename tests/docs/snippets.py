@@ -21,6 +21,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import traceback
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -84,34 +85,50 @@ def _small_sample() -> dict:
 _FULL_LOAD_SAMPLE = None
 
 
+_SHARED: dict = {}
+
+
+def _shared() -> dict:
+    """What every document starts from, built once per process: the sample, the CNN and a converted SNN."""
+    if not _SHARED:
+        import spkeras
+
+        global _FULL_LOAD_SAMPLE
+        _FULL_LOAD_SAMPLE = spkeras.demo.load_sample
+        spkeras.demo.load_sample = _small_sample
+        sample = spkeras.demo.load_sample()
+        cnn = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
+        snn = spkeras.convert(cnn, sample["x_calibration"], timesteps=16)
+        folder = pathlib.Path(tempfile.mkdtemp(prefix="snippets-shared-"))
+        spkeras.save_model(snn, folder / "snn.keras")
+        result = spkeras.evaluate(snn, sample["x_test"], sample["y_test"], timesteps=16)
+        _SHARED.update(sample=sample, snn_file=folder / "snn.keras", snn=snn, result=result)
+    return _SHARED
+
+
 def prepare(workdir: pathlib.Path) -> dict:
     """Writes the files the snippets name into ``workdir`` and returns the namespace they start from."""
-    global _FULL_LOAD_SAMPLE
     import keras
     import numpy as np
 
     import spkeras
 
-    if _FULL_LOAD_SAMPLE is None:
-        _FULL_LOAD_SAMPLE = spkeras.demo.load_sample
-        spkeras.demo.load_sample = _small_sample
-    sample = spkeras.demo.load_sample()
+    shared = _shared()
+    sample = shared["sample"]
     for name in ("model.h5", "cnn.h5", "cnn_model.h5"):
         shutil.copy(spkeras.demo.DEMO_MODEL_PATH, workdir / name)
+    shutil.copy(shared["snn_file"], workdir / "snn.keras")
     x_calibration, x_test, y_test = sample["x_calibration"], sample["x_test"], sample["y_test"]
     np.savez(workdir / "data.npz", x=x_calibration, y=sample["y_calibration"])
     np.savez(workdir / "calibration.npz", x=x_calibration)
     np.savez(workdir / "test.npz", x=x_test, y=y_test)
     cnn = spkeras.load_model(workdir / "model.h5")
-    snn = spkeras.convert(cnn, x_calibration, timesteps=16)
-    spkeras.save_model(snn, workdir / "snn.keras")
-    result = spkeras.evaluate(snn, x_test, y_test, timesteps=16)
     return {
         "__name__": "__snippet__",
         "np": np,
         "keras": keras,
         "spkeras": spkeras,
-        "sample": sample,
+        "sample": dict(sample),
         "cnn": cnn,
         "cnn_model": spkeras.load_model(workdir / "cnn_model.h5"),
         "model": cnn,
@@ -120,8 +137,8 @@ def prepare(workdir: pathlib.Path) -> dict:
         "y_train": sample["y_calibration"],
         "x_test": x_test,
         "y_test": y_test,
-        "snn": snn,
-        "result": result,
+        "snn": shared["snn"],
+        "result": shared["result"],
     }
 
 
@@ -136,7 +153,7 @@ def run_document(path: pathlib.Path) -> dict:
     skipped = [(block.line, block.skip_reason) for block in blocks(path) if block.skip_reason is not None]
     if not runnable:
         return {"status": "passed", "blocks": 0, "skipped": skipped}
-    previous = os.getcwd()
+    previous, started = os.getcwd(), time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="snippets-") as folder:
         os.chdir(folder)
         try:
@@ -149,7 +166,7 @@ def run_document(path: pathlib.Path) -> dict:
         finally:
             plt.close("all")
             os.chdir(previous)
-    return {"status": "passed", "blocks": len(runnable), "skipped": skipped}
+    return {"status": "passed", "blocks": len(runnable), "skipped": skipped, "seconds": time.perf_counter() - started}
 
 
 def main(argv: list[str]) -> int:
