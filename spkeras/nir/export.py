@@ -40,6 +40,8 @@ class Tensor:
         perm: For a vector, the NIR order (``nir[i] = keras[perm[i]]``); ``None``: the same order.
         padding: ``((top, bottom), (left, right))`` zeros of a ``ZeroPadding2D`` still to be applied (by the
             next Conv2d, which pads in NIR).
+        parts: After a ``Concatenate``, ``((tensor, channels), ...)`` of its inputs (NIR has no concatenation: the
+            Conv2D or Dense that reads it becomes one node per part).
         bias_target: The Conv2d/Affine node that alone drives this tensor through ops that keep each channel's
             offset (its bias can absorb a constant current per channel); ``None`` if there is none.
         broken: A stand-in for the output of a refused layer (the export fails; later layers are still checked).
@@ -49,6 +51,7 @@ class Tensor:
     shape: tuple[int, ...]
     perm: np.ndarray | None = None
     padding: tuple | None = None
+    parts: tuple | None = None
     bias_target: str | None = None
     broken: bool = False
 
@@ -85,6 +88,8 @@ class Exporter:
                         "it reads a ZeroPadding2D output; NIR has no padding node, so zero padding is "
                         "only exported in front of a Conv2D (as the convolution's padding)."
                     )
+                if any(t.parts for t in inputs) and type(node.layer) not in (keras.layers.Conv2D, keras.layers.Dense):
+                    raise Refused("it reads a Concatenate output; NIR has no concatenation node.")
                 self.tensors[position] = self.layer(position, node, inputs)
             except Refused as refusal:
                 layer = node.layer
@@ -93,7 +98,10 @@ class Exporter:
                 shape = tuple(int(d) for d in layer.output.shape[1:]) if position else ()
                 self.tensors[position] = Tensor((), shape, broken=True)
         output = self.tensors[len(self.network.nodes) - 1]
-        if not output.broken and output.perm is not None:
+        if not output.broken and output.parts:
+            layer = self.network.nodes[-1].layer
+            self.problems.append((layer.name, type(layer).__name__, "a Concatenate output has no NIR form."))
+        elif not output.broken and output.perm is not None:
             layer = self.network.nodes[-1].layer
             reason = "the output is a flattened image; NIR would list it in another order than Keras."
             self.problems.append((layer.name, type(layer).__name__, reason))

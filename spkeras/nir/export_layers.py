@@ -53,25 +53,31 @@ def _conv2d(exporter, position, layer, source, inputs):
             f"its zero padding {padding} ((top, bottom), (left, right)) is not symmetric; NIR's Conv2d "
             "pads both sides of an axis equally (padding='same' with an even kernel or a stride > 1)."
         )
-    conv = exporter.nir.Conv2d(
-        input_shape=(height, width),
-        weight=layout.conv_weight_to_nir(kernel),
-        stride=tuple(int(s) for s in layer.strides),
-        padding=(int(padding[0][0]), int(padding[1][0])),
-        dilation=tuple(int(d) for d in layer.dilation_rate),
-        groups=int(layer.groups),
-        bias=bias,
-    )
-    # nir 1.0.8 infers Conv2d output shapes from the kernel height alone (wrong for kh != kw): set the true one.
-    size = [
+    if source.parts and layer.groups != 1:
+        raise Refused("a grouped convolution after a Concatenate is not exported (its groups would be split).")
+    size = [  # nir 1.0.8 infers Conv2d shapes from the kernel height alone (wrong for kh != kw): set the true ones
         (n + 2 * p[0] - d * (k - 1) - 1) // s + 1
         for n, p, d, k, s in zip((height, width), padding, layer.dilation_rate, kernel.shape[:2], layer.strides)
     ]
-    conv.output_type = {"output": np.array([kernel.shape[-1], *size])}
-    conv.input_type = {"input": np.array([source.shape[-1], height, width])}  # also mis-inferred for groups > 1
-    _check_shape(layer, conv.output_type["output"])
-    name = exporter.add(layer.name, conv, source.sources)
-    return Tensor((name,), _output_shape(layer), bias_target=name if exporter.single_reader(position) else None)
+    # After a Concatenate, one convolution per concatenated part (its input channels), the bias on the first.
+    parts, names, first = source.parts or ((source, kernel.shape[2] * layer.groups),), [], 0
+    for index, (part, channels) in enumerate(parts):
+        conv = exporter.nir.Conv2d(
+            input_shape=(height, width),
+            weight=layout.conv_weight_to_nir(kernel[:, :, first : first + channels] if source.parts else kernel),
+            stride=tuple(int(s) for s in layer.strides),
+            padding=(int(padding[0][0]), int(padding[1][0])),
+            dilation=tuple(int(d) for d in layer.dilation_rate),
+            groups=int(layer.groups),
+            bias=bias if index == 0 else np.zeros_like(bias),
+        )
+        conv.output_type = {"output": np.array([kernel.shape[-1], *size])}
+        conv.input_type = {"input": np.array([channels, height, width])}  # also mis-inferred for groups > 1
+        _check_shape(layer, conv.output_type["output"])
+        names.append(exporter.add(layer.name if index == 0 else f"{layer.name}.part{index}", conv, part.sources))
+        first += channels
+    target = names[0] if exporter.single_reader(position) else None
+    return Tensor(tuple(names), _output_shape(layer), bias_target=target)
 
 
 def _check_shape(layer, nir_shape) -> None:
@@ -87,9 +93,29 @@ def _dense(exporter, position, layer, source, inputs):
         raise Refused(f"Dense is exported on vectors only (Flatten first). Received input shape {source.shape}.")
     kernel = _array(layer.kernel)
     bias = _array(layer.bias) if layer.use_bias else np.zeros(kernel.shape[-1], "float32")
-    weight = (kernel[source.perm] if source.perm is not None else kernel).T
-    name = exporter.add(layer.name, exporter.nir.Affine(weight=np.ascontiguousarray(weight), bias=bias), source.sources)
-    return Tensor((name,), _output_shape(layer), bias_target=name if exporter.single_reader(position) else None)
+    parts, names, first = source.parts or ((source, kernel.shape[0]),), [], 0
+    for index, (part, features) in enumerate(parts):  # one Affine per concatenated part, the bias on the first
+        rows = kernel[first : first + features]
+        weight = (rows[part.perm] if part.perm is not None else rows).T
+        affine = exporter.nir.Affine(weight=np.ascontiguousarray(weight), bias=bias if index == 0 else 0 * bias)
+        names.append(exporter.add(layer.name if index == 0 else f"{layer.name}.part{index}", affine, part.sources))
+        first += features
+    target = names[0] if exporter.single_reader(position) else None
+    return Tensor(tuple(names), _output_shape(layer), bias_target=target)
+
+
+def _concatenate(exporter, position, layer, source, inputs):
+    rank = len(inputs[0].shape)
+    if layer.axis not in (-1, rank):
+        raise Refused(f"only concatenation along the channel axis is exported. Received: axis={layer.axis}.")
+    readers = [exporter.network.nodes[r].layer for r in exporter.network.nodes[position].readers]
+    if not readers or not all(type(r) in (keras.layers.Conv2D, keras.layers.Dense) for r in readers):
+        raise Refused(
+            "NIR has no concatenation node; a Concatenate is exported only when Conv2D or Dense layers read it "
+            "(each then becomes one node per concatenated part, whose outputs add)."
+        )
+    parts = tuple(part for tensor in inputs for part in (tensor.parts or ((tensor, tensor.shape[-1]),)))
+    return Tensor((), _output_shape(layer), parts=parts)
 
 
 def _pool(exporter, name, source, window, strides):
@@ -193,6 +219,7 @@ HANDLERS = {
     keras.layers.Flatten: _flatten,
     keras.layers.ZeroPadding2D: _zero_padding,
     keras.layers.Add: _add,
+    keras.layers.Concatenate: _concatenate,
     keras.layers.Dropout: _identity,
     keras.layers.Identity: _identity,
 }

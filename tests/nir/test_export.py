@@ -1,5 +1,6 @@
 """export_nir: the graph simulates (in an independent NumPy interpreter of the NIR spec) exactly like spkeras."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -9,7 +10,7 @@ from tests.nir import networks, reference
 nir = pytest.importorskip("nir", reason='needs the optional package nir: pip install "spkeras[nir]"')
 
 import spkeras  # noqa: E402
-from spkeras.nir import export_nir  # noqa: E402
+from spkeras.nir import export_nir, import_nir  # noqa: E402
 
 T = 12
 
@@ -119,3 +120,24 @@ def test_converted_model_matches_in_float32(rng, demo_sample):
     running = np.cumsum(outputs, axis=0)
     np.testing.assert_allclose(running, nir_output, rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(running.argmax(-1), nir_output.argmax(-1))
+
+
+def test_concatenate_becomes_one_node_per_part(rng):
+    from spkeras.layers import IntegrateAndFire
+
+    inputs = keras.Input((5, 4, 2))
+    a = IntegrateAndFire(threshold=0.5, v_init=0.5, name="a")(keras.layers.Conv2D(3, 3, padding="same")(inputs))
+    b = IntegrateAndFire(threshold=1.0, name="b")(keras.layers.Conv2D(2, 3, padding="same")(inputs))
+    merged = keras.layers.Concatenate(name="cat")([a, b])
+    c = IntegrateAndFire(threshold=0.5, name="c")(keras.layers.Conv2D(2, 3, name="mix")(merged))
+    flat_a, flat_c = keras.layers.Flatten()(a), keras.layers.Flatten()(c)
+    vectors = keras.layers.Concatenate(name="vectors")([flat_c, flat_a])
+    snn = keras.Model(inputs, keras.layers.Dense(3, name="out")(vectors), name="concat")
+    networks.set_dyadic_weights(snn, rng)
+    graph = export_nir(snn)
+    assert {"mix", "mix.part1", "out", "out.part1"} <= set(graph.nodes)
+    assert graph.nodes["mix.part1"].weight.shape == (2, 2, 3, 3)
+    _assert_same(snn, graph, networks.dyadic_images(rng, 3, (5, 4, 2)))
+    back = import_nir(graph)
+    x = networks.dyadic_images(rng, 3, (5, 4, 2))
+    np.testing.assert_array_equal(networks.spkeras_outputs(snn, x, T), networks.spkeras_outputs(back, x, T))

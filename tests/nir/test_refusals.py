@@ -89,7 +89,7 @@ def test_layers_without_nir_equivalent_are_refused():
     assert "'ap' (AveragePooling2D): padding='same' average pooling" in message
     assert "'act' (Dense): its activation 'relu'" in message
     concat = keras.Model(*(lambda i: (i, keras.layers.Concatenate(name="cat")([i, i])))(keras.Input((4,))))
-    assert "'cat' (Concatenate): it has no NIR equivalent" in _refusal(concat)
+    assert "'cat' (Concatenate): NIR has no concatenation node" in _refusal(concat)
 
 
 def test_import_refuses_unknown_primitives_and_cycles():
