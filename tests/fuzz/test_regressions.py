@@ -1,0 +1,231 @@
+"""Regression tests for the bugs the fuzzing harness found (``xfail(strict=True)`` until fixed).
+
+The crafted inputs are in ``tests/fuzz/crashers/`` (each made by one mutation of a corpus file, named in
+its test). A fix turns the test into an XPASS, which fails the run: remove the ``xfail`` mark then.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+
+import spkeras
+from tests.fuzz.isolation import run_isolated
+from tests.keras_session import _clean_keras_session  # noqa: F401  (cheap per-test Keras reset)
+
+CRASHERS = pathlib.Path(__file__).resolve().parent / "crashers"
+
+_LOAD_IN_A_CHILD = """
+import spkeras
+try:
+    spkeras.load_model({path!r})
+    print("LOADED")
+except ValueError as error:
+    print("VALUEERROR", error)
+"""
+
+
+def _demo_calibration(count: int = 20) -> np.ndarray:
+    return spkeras.demo.load_sample()["x_calibration"][:count]
+
+
+# --- files ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: load_model hangs (> 45 s, h5py reading an attribute in Keras's legacy loader) on a corrupted .h5; "
+    "check_model_file only checks that 'model_config' is listed, never that the attributes can be read",
+)
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hang_attribute_splice.h5",  # corpus dense.h5, 1,909 bytes from offset 0 copied to 18.6 % of the file
+        "hang_weight_names_zeroed.h5",  # dense.h5, one group's weight_names shuffled, 757 bytes zeroed at 12.9 %
+    ],
+)
+def test_corrupted_h5_is_refused_without_hanging(name):
+    result = run_isolated(_LOAD_IN_A_CHILD.format(path=str(CRASHERS / name)), timeout=45)
+    assert result.killed is None, f"load_model was killed ({result.killed}) after {result.seconds:.0f} s"
+    assert "VALUEERROR" in result.stdout and name in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a declared Dense(units=200,000,000) in an .h5's model_config is built and its 4.8 GB kernel "
+    "allocated before anything checks the size (the fuzz run saw a worker pass 3 GB resident); it should be refused "
+    "by name before allocating",
+)
+def test_huge_declared_layer_is_refused_before_allocating(tmp_path):
+    import h5py
+
+    from tests.fuzz import mutations
+
+    path = tmp_path / "huge_units.h5"
+    path.write_bytes((CRASHERS / "huge_units.h5").read_bytes())
+    with h5py.File(path, "r+") as handle:  # the crasher declares 10**9 units; 2*10**8 is allocatable here
+        handle.attrs["model_config"] = mutations.mutate_config_text(
+            handle.attrs["model_config"], {"action": "size", "layer": 1, "value": 200_000_000}
+        )
+    result = run_isolated(_LOAD_IN_A_CHILD.format(path=str(path)), timeout=120, memory_limit=1.5e9)
+    assert result.killed is None, f"killed ({result.killed}), peak {result.peak_rss / 2**30:.1f} GiB resident"
+    assert "VALUEERROR" in result.stdout and "'hidden'" in result.stdout
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=KeyError,
+    reason="bug: check_model_file lets h5py's KeyError ('Unable to synchronously open object (unable to determine "
+    "object type)') escape from a corrupted .h5 (only OSError is caught)",
+)
+def test_h5_with_an_unreadable_object_is_a_value_error():
+    path = CRASHERS / "keyerror_object_type.h5"  # dense.h5: a config value replaced, a block spliced, 219 bytes zeroed
+    with pytest.raises(ValueError, match="Received"):
+        spkeras.load_model(path)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason="bug: convert on a model whose input has unknown spatial dimensions (batch_shape [None, None, None, 1]) "
+    "followed by Flatten raises TypeError (None * None in convert_flatten's np.prod) instead of naming the layer",
+)
+def test_flatten_of_unknown_spatial_dimensions_is_refused_by_name():
+    model = spkeras.load_model(CRASHERS / "unknown_spatial_dims.keras")  # conv_bn.keras, input shape set to None
+    x = np.random.default_rng(0).uniform(0, 1, (4, 8, 8, 1)).astype("float32")
+    with pytest.raises(ValueError, match="flatten"):
+        spkeras.convert(model, x, timesteps=4)
+
+
+# --- arrays and arguments ------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: convert accepts a source model with a NaN weight and returns a network holding NaN (no error; "
+    "a NaN site's threshold is silently set from 1)",
+)
+@pytest.mark.parametrize("index", [0, -2], ids=["first-conv-kernel", "last-dense-kernel"])
+def test_nan_weights_in_the_source_model_are_refused(index):
+    model = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
+    weights = [np.array(w) for w in model.get_weights()]
+    weights[index].reshape(-1)[0] = np.nan
+    model.set_weights(weights)
+    try:
+        snn = spkeras.convert(model, _demo_calibration(), timesteps=8)
+    except ValueError as error:
+        assert "Received" in str(error)
+        return
+    assert all(np.all(np.isfinite(w)) for w in snn.get_weights()), "converted network holds NaN/inf"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: finite but huge calibration inputs (uniform in [0, 1e30), float32) with calibrate='threshold' "
+    "give a converted network with an infinite kernel (conv2d_1) instead of an error",
+)
+def test_huge_calibration_values_never_give_a_non_finite_network():
+    model = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
+    x = (np.random.default_rng(640).uniform(0, 1, (6, 28, 28, 1)) * 1e30).astype("float32")
+    try:
+        snn = spkeras.convert(model, x, calibrate="threshold")
+    except ValueError as error:
+        assert "Received" in str(error)
+        return
+    bad = [f"{layer.name}/{w.name}" for layer in snn.layers for w in layer.weights if not np.all(np.isfinite(w))]
+    assert not bad, f"non-finite weights: {bad}"
+
+
+@pytest.fixture
+def tiny_snn():
+    inputs = keras.Input((6,))
+    hidden = keras.layers.Dense(4, activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3)(hidden))
+    x = np.random.default_rng(0).uniform(0, 1, (8, 6)).astype("float32")
+    return spkeras.convert(model, x, timesteps=4), x
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bug: evaluate(seed=2**63) fails in TensorFlow ('Can't convert Python sequence with out-of-range integer "
+    "to Tensor.') with no argument named; seed is never validated",
+)
+def test_out_of_range_seed_is_refused_by_name(tiny_snn):
+    snn, x = tiny_snn
+    with pytest.raises(ValueError, match="seed.*Received|Received.*seed"):
+        spkeras.evaluate(snn, x, np.zeros(len(x), int), timesteps=2, seed=2**63)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bug: a ragged list as x_calibration fails in np.asarray ('setting an array element with a sequence. "
+    "The requested array has an inhomogeneous shape...') without naming x_calibration",
+)
+def test_ragged_list_of_inputs_names_the_argument():
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="x_calibration.*Received|Received.*x_calibration"):
+        spkeras.convert(model, [np.zeros(6, "float32"), np.zeros(1, "float32")])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bug (message): UnsupportedLayerError names the layer, its type and the fix but not what was received "
+    "(the fuzz contract: every ValueError says 'Received')",
+)
+def test_unsupported_layer_error_says_what_was_received():
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, activation="relu"), keras.layers.MaxPooling2D()]
+        + [keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
+    x = np.random.default_rng(0).uniform(0, 1, (4, 8, 8, 1)).astype("float32")
+    with pytest.raises(ValueError, match="Received"):
+        spkeras.convert(model, x, max_pooling="error")
+
+
+# --- command line --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=IndexError,
+    reason="bug: 'spkeras convert --limit N' with a 0-d array under 'x' in the .npz slices it before any check: "
+    "IndexError ('too many indices for array') escapes cli.main as a traceback",
+)
+def test_cli_convert_with_a_scalar_calibration_array_exits_2(tmp_path, capsys):
+    from spkeras import cli
+
+    data = tmp_path / "calibration.npz"
+    np.savez(data, x=np.float32(0.5))
+    argv = ["convert", str(spkeras.demo.DEMO_MODEL_PATH), "--calibration", str(data), "-o", str(tmp_path / "s.keras")]
+    assert cli.main(argv + ["--limit", "3", "--quiet"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("spkeras: error:") and "--calibration" in lines[-1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bug: ecc with signed_bit on a residual model fails in plan_snn with \"The inputs of 'add' (Add) carry "
+    "different scales; convert with spike_value='threshold'\" although spike_value is already 'threshold' (chosen "
+    "automatically for merges): the advice cannot help and nothing received is named (signed_bit is the cause)",
+)
+def test_signed_bit_on_a_residual_model_converts_or_names_signed_bit():
+    inputs = keras.Input((8, 8, 2))
+    x = keras.layers.Conv2D(3, 3, padding="same", activation="relu")(inputs)
+    y = keras.layers.Conv2D(3, 3, padding="same")(x)
+    x = keras.layers.ReLU()(keras.layers.Add(name="add")([x, y]))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    x = np.random.default_rng(417).uniform(0, 1, (6, 8, 8, 2))
+    try:
+        spkeras.convert(model, x, signed_bit=4)
+    except ValueError as error:
+        assert "signed_bit" in str(error) and "Received" in str(error), str(error)
