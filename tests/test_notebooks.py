@@ -33,18 +33,21 @@ PARAMETERS = {
     "01_quickstart.ipynb": {**TINY, "CALIBRATION_IMAGES": 200},
     "02_methods_comparison.ipynb": {**TINY, "CALIBRATION_IMAGES": 100, "CIFAR_SUBSET_PATH": str(CIFAR_SUBSET)},
     "03_bring_your_own_model.ipynb": {**TINY, "CALIBRATION_IMAGES": 200, "RATE_IMAGES": 20},
+    "04_ultra_low_latency.ipynb": {**TINY, "CALIBRATION_IMAGES": 200, "LEVELS": 4},
 }
 # Text that each notebook must print: proof that it got to the end and did the interesting parts.
 EXPECTED_OUTPUT = {
     "01_quickstart.ipynb": ["SNN accuracy", "energy SNN / ANN", "reloaded"],
     "02_methods_comparison.ipynb": ["method", "ecc", "robust", "max"],
     "03_bring_your_own_model.ipynb": ["REFUSED", "Cannot convert layer", "rate error", "all layers convert"],
+    "04_ultra_low_latency.ipynb": ["QCFS ANN accuracy", "SNN accuracy at T=4", "same outputs True"],
 }
 # Files each notebook writes into its working directory.
 EXPECTED_FILES = {
     "01_quickstart.ipynb": ["tiny_mnist_cnn.h5", "tiny_mnist_snn.keras"],
     "02_methods_comparison.ipynb": [],
     "03_bring_your_own_model.ipynb": ["residual_cnn.keras", "calibration.npz", "test.npz"],
+    "04_ultra_low_latency.ipynb": ["mnist_qcfs.keras"],
 }
 
 
