@@ -132,7 +132,14 @@ def convert_channel_preserving(layer, context):
 @register_converter(keras.layers.Flatten)
 def convert_flatten(layer, context):
     _check_channels_last(layer)
-    positions = int(np.prod(layer.input.shape[1:-1])) if len(layer.input.shape) > 2 else 1
+    spatial = tuple(layer.input.shape[1:-1])
+    if any(size is None for size in spatial) or layer.input.shape[-1] is None:
+        raise UnsupportedLayerError(
+            layer,
+            "Flatten needs a known input shape (its output size fixes the next layer's weights). Received: input "
+            f"shape {tuple(layer.input.shape)}. Build the model with a fixed input size (keras.Input((28, 28, 1))).",
+        )
+    positions = int(np.prod(spatial)) if spatial else 1
     return [structural(layer, map_scale=lambda scale: np.tile(scale, positions) if np.ndim(scale) else scale)]
 
 
@@ -154,6 +161,7 @@ def convert_max_pooling(layer, context):
         raise UnsupportedLayerError(
             layer,
             "max pooling is not rate-compatible and max_pooling='error' was requested. "
+            f"Received: pool_size={tuple(np.atleast_1d(pool_size))}, max_pooling='error'. "
             "Pass max_pooling='average' to replace it by average pooling.",
         )
     warnings.warn(

@@ -87,9 +87,18 @@ def plan_snn(
         elif node.kind == "merge":
             incoming = [np.asarray(scale[i], dtype="float64") for i in node.inputs]
             if any(value.shape != incoming[0].shape or not np.allclose(value, incoming[0]) for value in incoming):
+                received = ", ".join(np.array2string(np.ravel(value)[:3], precision=4) for value in incoming)
+                if spike_value == "threshold":  # only a weight transform can give the branches their own scale
+                    raise ValueError(
+                        f"The inputs of '{node.name}' ({type(node.source).__name__}) carry different scales because "
+                        "the method's weight transform (the quantisation of signed_bit) rescales each branch by its "
+                        f"own factor. Received: scales {received}. Convert without signed_bit for models with "
+                        "Add/Concatenate."
+                    )
                 raise ValueError(
-                    f"The inputs of '{node.name}' ({type(node.source).__name__}) carry different scales; "
-                    "convert with spike_value='threshold' so that every tensor keeps the ANN's scale."
+                    f"The inputs of '{node.name}' ({type(node.source).__name__}) carry different scales. Received: "
+                    f"spike_value='unit', scales {received}. Convert with spike_value='threshold' so that every "
+                    "tensor keeps the ANN's scale."
                 )
             scale[index] = incoming[0]
         elif node.kind in ("linear", "affine"):
