@@ -31,10 +31,15 @@ class UnsupportedLayerError(ValueError):
         from spkeras.convert.registry import supported_layer_names
 
         supported = f"Supported layers: {', '.join(supported_layer_names())}."
-        if len(self.problems) == 1:
-            message = f"Cannot convert layer '{self.layer_name}' ({self.layer_type}): {self.reason} {supported}"
+        count = len(self.problems)
+        if count == 1:
+            received = "" if "Received" in self.reason else f" Received: a {self.layer_type} layer."
+            message = (
+                f"Cannot convert layer '{self.layer_name}' ({self.layer_type}): {self.reason}{received} {supported}"
+            )
         else:
             details = "\n".join(f"  - '{name}' ({kind}): {why}" for name, kind, why in self.problems)
+            details += f"\nReceived: {count} layers that have no spiking equivalent."
             message = (
                 f"{len(self.problems)} layers of model '{model_name}' cannot be converted:\n{details}\n{supported}"
             )

@@ -108,6 +108,16 @@ def check_percentile(value, owner: str | None = None, name: str = "percentile") 
     return value
 
 
+def check_seed(seed, name: str = "seed") -> int:
+    """Validates a random seed: an integer in [0, 2**31).
+
+    Examples:
+        >>> check_seed(7)
+        7
+    """
+    return check_number(name, seed, minimum=0, maximum=2**31, below=True, integer=True)
+
+
 def check_choice(name: str, value, choices: tuple) -> str:
     """Validates that ``value`` is one of ``choices``.
 
@@ -165,7 +175,13 @@ def check_inputs(data, input_shape: tuple, argument: str):
         if hasattr(data, "numpy"):
             data = data.numpy()
         elif isinstance(data, (list, tuple)):
-            data = np.asarray(data)
+            try:
+                data = np.asarray(data)
+            except ValueError as error:  # ragged nesting
+                raise ValueError(
+                    f"`{argument}` is a list of samples with different shapes. Received: a ragged list of "
+                    f"{len(data)} items ({error}). Pass one array of shape (N,) + input_shape."
+                ) from error
         else:
             raise TypeError(
                 f"`{argument}` must be a NumPy array or a tf.data.Dataset. Received: {type(data).__name__}."

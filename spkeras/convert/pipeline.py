@@ -132,6 +132,7 @@ def convert(
     # Bad reset / v_init / spike_value fail here with the layer's own messages, before any work is done.
     settings = policy.neuron_settings(timesteps, reset=reset, v_init=v_init, spike_value=spike_value).validate()
     settings = _spike_value_for(nodes, settings, explicit=spike_value is not None, model_name=model.name)
+    _check_finite_weights(nodes, model.name)
     sites = [index for index, node in enumerate(nodes) if node.kind == "neuron"]
     bounds = [nodes[i].bound for i in sites]
     if x_calibration is None and (policy.needs_data(bounds) or modes):
@@ -186,7 +187,8 @@ def convert(
             "calibrated_steps": timesteps if "per_step" in tuned else 0,
         }
         settings = settings.replace(options={**settings.options, **options})
-    snn, layers = probe.build(scales, settings, policy.weight_transform(), f"{model.name}_snn")
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing weights are refused below, by name
+        snn, layers = probe.build(scales, settings, policy.weight_transform(), f"{model.name}_snn")
     if tuned:
         lambdas = probe.site_scales(scales)
         lambdas = [lambdas[i] for i in sites]
@@ -198,6 +200,13 @@ def convert(
             temporal.calibrate_steps(
                 snn, neurons, folded, site_layers, lambdas, x_calibration, timesteps, verbose=verbose
             )
+    bad = [layer.name for layer in snn.layers if any(not np.all(np.isfinite(w)) for w in layer.get_weights())]
+    if bad:
+        raise ValueError(
+            f"Converting '{model.name}' gave non-finite weights or thresholds in {', '.join(bad)}. Received: "
+            "calibration data whose activations overflow float32 (or a method returning non-finite scales). "
+            "Scale the inputs as the ANN was trained (e.g. x / 255)."
+        )
     logger.info(
         "Converted '%s' with %s (reset=%s, v_init=%s, spike_value=%s, calibrate=%s): %d spiking layers in %.2f s.",
         model.name,
@@ -228,3 +237,16 @@ def _spike_value_for(nodes, settings, explicit: bool, model_name: str):
         model_name,
     )
     return settings.replace(spike_value="threshold")
+
+
+def _check_finite_weights(nodes, model_name: str) -> None:
+    """Refuses source weights with NaN or infinity (the converted network would hold them)."""
+    for node in nodes:
+        for field in ("kernel", "bias", "scale", "offset"):
+            values = getattr(node, field, None)
+            if values is not None and not np.all(np.isfinite(values)):
+                count = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+                raise ValueError(
+                    f"Layer '{node.name}' of model '{model_name}' has {count} NaN or infinite weights. Received: "
+                    f"non-finite values in its {field} (after folding batch norms). Retrain or repair the model."
+                )

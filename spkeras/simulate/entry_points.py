@@ -93,6 +93,7 @@ def record(
     simulator = get_simulator(snn, timesteps, chunk_size=chunk_size, encoding=encoding)
     batch_size = validation.check_batch_size(batch_size)
     x = validation.check_array_inputs(x, simulator.input_shape, "x")
+    seed = validation.check_seed(seed)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in simulator.layer_names + ["output"]}
     for index, (_, batch) in enumerate(array_batches(x, batch_size)):
         output, layer_values = simulator.mean_values(batch, tf.constant([seed, index], tf.int64))
@@ -151,6 +152,7 @@ def evaluate(
     batch_size = validation.check_batch_size(batch_size)
     x = validation.check_array_inputs(x, simulator.input_shape, "x")
     labels = validation.check_labels(y, len(x), simulator.num_classes)
+    seed = validation.check_seed(seed)
     correct = np.zeros(simulator.timesteps)
     spikes = np.zeros((simulator.timesteps, len(simulator.layer_names)))
     events = np.zeros_like(spikes)

@@ -89,12 +89,6 @@ def test_h5_with_an_unreadable_object_is_a_value_error():
         spkeras.load_model(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug: convert on a model whose input has unknown spatial dimensions (batch_shape [None, None, None, 1]) "
-    "followed by Flatten raises TypeError (None * None in convert_flatten's np.prod) instead of naming the layer",
-)
 def test_flatten_of_unknown_spatial_dimensions_is_refused_by_name():
     model = spkeras.load_model(CRASHERS / "unknown_spatial_dims.keras")  # conv_bn.keras, input shape set to None
     x = np.random.default_rng(0).uniform(0, 1, (4, 8, 8, 1)).astype("float32")
@@ -105,11 +99,6 @@ def test_flatten_of_unknown_spatial_dimensions_is_refused_by_name():
 # --- arrays and arguments ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: convert accepts a source model with a NaN weight and returns a network holding NaN (no error; "
-    "a NaN site's threshold is silently set from 1)",
-)
 @pytest.mark.parametrize("index", [0, -2], ids=["first-conv-kernel", "last-dense-kernel"])
 def test_nan_weights_in_the_source_model_are_refused(index):
     model = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
@@ -124,11 +113,6 @@ def test_nan_weights_in_the_source_model_are_refused(index):
     assert all(np.all(np.isfinite(w)) for w in snn.get_weights()), "converted network holds NaN/inf"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: finite but huge calibration inputs (uniform in [0, 1e30), float32) with calibrate='threshold' "
-    "give a converted network with an infinite kernel (conv2d_1) instead of an error",
-)
 def test_huge_calibration_values_never_give_a_non_finite_network():
     model = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
     x = (np.random.default_rng(640).uniform(0, 1, (6, 28, 28, 1)) * 1e30).astype("float32")
@@ -150,36 +134,18 @@ def tiny_snn():
     return spkeras.convert(model, x, timesteps=4), x
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: evaluate(seed=2**63) fails in TensorFlow ('Can't convert Python sequence with out-of-range integer "
-    "to Tensor.') with no argument named; seed is never validated",
-)
 def test_out_of_range_seed_is_refused_by_name(tiny_snn):
     snn, x = tiny_snn
     with pytest.raises(ValueError, match="seed.*Received|Received.*seed"):
         spkeras.evaluate(snn, x, np.zeros(len(x), int), timesteps=2, seed=2**63)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: a ragged list as x_calibration fails in np.asarray ('setting an array element with a sequence. "
-    "The requested array has an inhomogeneous shape...') without naming x_calibration",
-)
 def test_ragged_list_of_inputs_names_the_argument():
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="x_calibration.*Received|Received.*x_calibration"):
         spkeras.convert(model, [np.zeros(6, "float32"), np.zeros(1, "float32")])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug (message): UnsupportedLayerError names the layer, its type and the fix but not what was received "
-    "(the fuzz contract: every ValueError says 'Received')",
-)
 def test_unsupported_layer_error_says_what_was_received():
     model = keras.Sequential(
         [keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, activation="relu"), keras.layers.MaxPooling2D()]
@@ -210,13 +176,6 @@ def test_cli_convert_with_a_scalar_calibration_array_exits_2(tmp_path, capsys):
     assert lines[-1].startswith("spkeras: error:") and "--calibration" in lines[-1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: ecc with signed_bit on a residual model fails in plan_snn with \"The inputs of 'add' (Add) carry "
-    "different scales; convert with spike_value='threshold'\" although spike_value is already 'threshold' (chosen "
-    "automatically for merges): the advice cannot help and nothing received is named (signed_bit is the cause)",
-)
 def test_signed_bit_on_a_residual_model_converts_or_names_signed_bit():
     inputs = keras.Input((8, 8, 2))
     x = keras.layers.Conv2D(3, 3, padding="same", activation="relu")(inputs)
