@@ -188,11 +188,6 @@ def test_shared_layer_feeding_another_layer_is_refused():
         graph.model_graph(keras.Model(inputs, output))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a shared layer whose second call is the model output is read as its first call only; model_graph "
-    "returns a graph whose output node is not the model's output instead of refusing the shared layer",
-)
 def test_shared_layer_at_the_output_is_refused():
     inputs = keras.Input((4,))
     shared = keras.layers.Dense(4, activation="relu", name="shared")
