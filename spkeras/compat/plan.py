@@ -109,6 +109,16 @@ def _layout(nodes: list[Node]) -> list[tuple]:
     for index, node in enumerate(nodes[1:], start=1):
         if node.inputs != (index - 1,):
             raise _pattern_error(node, "is not part of a plain chain of layers (branches are not supported)")
+        if node.kind not in ("linear", "batchnorm", "neuron", "structural"):
+            raise _pattern_error(node, f"becomes a '{node.kind}' step, which SpKeras's closed form never had")
+        if node.kind == "linear" and type(node.source) not in (keras.layers.Conv2D, keras.layers.Dense):
+            raise _pattern_error(node, "is not a plain Conv2D/Dense (SpKeras converted only those)")
+        if (
+            node.kind == "structural"
+            and node.map_scale is not None
+            and not isinstance(node.source, keras.layers.Flatten)
+        ):
+            raise _pattern_error(node, "changes the channel layout, which SpKeras's closed form never handled")
         if node.kind == "linear":
             if pending is not None:
                 raise _pattern_error(node, f"follows '{nodes[pending[0]].name}' without a ReLU in between")
