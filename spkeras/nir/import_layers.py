@@ -171,10 +171,13 @@ def _spike_value(importer, name, threshold, shape, perm):
     return "unit", None
 
 
-def _make_neuron(importer, base, node_name, value, threshold, offset=None, **options):
+def _make_neuron(importer, base, node_name, value, threshold, offset=None, metadata=None, **options):
     from spkeras.layers import IntegrateAndFire
 
     tensor, shape, perm = value
+    steps = (metadata or {}).get("spkeras_timesteps")  # the closed form's T; the simulation does not use it
+    if steps is not None and int(np.asarray(steps)) > 0:
+        options["timesteps"] = int(np.asarray(steps))
     spike_value, taken = _spike_value(importer, node_name, threshold, shape, perm)
     calibrated = offset is not None and bool(np.any(offset != 0))
     layer = IntegrateAndFire(
@@ -201,7 +204,7 @@ def convert_if(importer, name, node, value):
         raise _Refused("v_reset ≠ 0 is not imported (spkeras's hard reset sets the potential to 0).")
     threshold = _neuron_threshold(layout.above(node.v_threshold), shape, perm, "v_threshold")
     base = _text(node.metadata.get("spkeras_layer")) or name
-    return _make_neuron(importer, base, name, value, threshold, reset="hard")
+    return _make_neuron(importer, base, name, value, threshold, metadata=node.metadata, reset="hard")
 
 
 def convert_threshold(importer, name, node, value):
@@ -222,7 +225,9 @@ def convert_threshold(importer, name, node, value):
     theta_keras = np.broadcast_to(np.asarray(threshold, "float32"), shape)
     offset = (start - np.float32(v_init) * theta_keras).astype("float32")
     base = _text(integrator.metadata.get("spkeras_layer")) or name
-    return _make_neuron(importer, base, name, value, threshold, offset=offset, reset="soft", v_init=v_init)
+    return _make_neuron(
+        importer, base, name, value, threshold, offset=offset, metadata=integrator.metadata, reset="soft", v_init=v_init
+    )
 
 
 def _v_init(metadata, theta, threshold, start, keras_threshold, shape) -> float:

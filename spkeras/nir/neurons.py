@@ -74,7 +74,12 @@ def export_neuron(exporter, position, layer, source):
         )
     if layer.calibrated_bias and np.any(_numpy(layer.bias_current) != 0):
         _fold_bias_current(exporter, layer, source, _numpy(layer.bias_current))
-    metadata = {"spkeras_layer": layer.name, "spkeras_reset": layer.reset, "spkeras_v_init": float(layer.v_init)}
+    metadata = {
+        "spkeras_layer": layer.name,
+        "spkeras_reset": layer.reset,
+        "spkeras_v_init": float(layer.v_init),
+        "spkeras_timesteps": int(layer.timesteps),  # only for the closed-form forward pass (layer(x))
+    }
     ones = np.ones(theta.shape, dtype="float32")
     if layer.reset == "hard":
         if np.any(start != 0):

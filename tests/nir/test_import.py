@@ -39,6 +39,8 @@ def test_round_trip_through_a_file_is_identical(rng, tmp_path, spike_value):
     neurons = {layer.name: layer for layer in spkeras.network.spiking_network(back).neuron_layers}
     assert neurons["if1"].v_init == 0.5 and neurons["if1"].threshold_init == [1.0, 0.5, 2.0, 1.0]
     assert all(layer.spike_value == spike_value and layer.reset == "soft" for layer in neurons.values())
+    x = networks.dyadic_images(rng, 4, (7, 5, 2))
+    np.testing.assert_array_equal(snn.predict(x, verbose=0), back.predict(x, verbose=0))  # closed form, same T
     _assert_identical(snn, back, networks.dyadic_images(rng, 4, (7, 5, 2)))
 
 
