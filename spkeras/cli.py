@@ -438,6 +438,30 @@ def _info(arguments) -> int:
     return EXIT_OK if not refused else EXIT_REFUSED
 
 
+def _export_nir(arguments) -> int:
+    output = _check_output(arguments.output, "-o/--output", (".nir",))
+    _check_model_file(arguments.model, "MODEL")
+    try:
+        importlib.import_module("nir")
+    except ImportError as error:
+        raise UsageError(
+            f'export-nir needs the optional package nir, which is not installed: pip install "spkeras[nir]" '
+            f"(or pip install nir). ({error})"
+        ) from None
+    start_tensorflow()
+    import spkeras
+
+    snn = _load(arguments.model, "MODEL")
+    if not _is_spiking(snn):
+        raise UsageError(
+            f"MODEL is not a converted spiking model (it has no spiking layers): convert it first with "
+            f"'spkeras convert'. Received: MODEL='{arguments.model}'."
+        )
+    graph = spkeras.export_nir(snn, output, readout=arguments.readout)
+    print(f"wrote {output}: {len(graph.nodes)} NIR nodes, {len(graph.edges)} edges, readout={arguments.readout}")
+    return EXIT_OK
+
+
 def dip_note(result, tolerance: float = 0.01, hint: str = "") -> str | None:
     """One line explaining a dip of the accuracy between two reported steps, or ``None`` when it only rises.
 
@@ -579,6 +603,23 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model", metavar="MODEL", help="model file (.h5, .hdf5 or .keras)")
     info.add_argument("--max-pooling", default="average", choices=["average", "error"], help="MaxPooling2D policy")
     info.set_defaults(handler=_info)
+
+    export = commands.add_parser(
+        "export-nir",
+        help="write a converted spiking model as a NIR graph (.nir; needs spkeras[nir])",
+        epilog=EXIT_STATUS_TEXT,
+        formatter_class=raw,
+    )
+    export.add_argument("model", metavar="MODEL", help="converted model (.keras)")
+    export.add_argument("-o", "--output", required=True, help="output .nir file (written atomically)")
+    export.add_argument(
+        "--readout",
+        default="integrator",
+        choices=["integrator", "current"],
+        help="integrator: the output is the readout summed over steps (argmax = prediction); current: each "
+        "step's readout current (integrator)",
+    )
+    export.set_defaults(handler=_export_nir)
 
     demo = commands.add_parser(
         "demo", help="convert and simulate the bundled MNIST CNN", epilog=EXIT_STATUS_TEXT, formatter_class=raw
