@@ -89,9 +89,13 @@ def _is_linear_source(node: Node) -> bool:
 
 
 def build_folded_ann(nodes: list[Node], name: str) -> tuple[keras.Model, dict[int, keras.layers.Layer]]:
-    """Builds the ANN with batch norms folded (ReLU at every neuron site); used for calibration and tests."""
+    """Builds the ANN with batch norms folded (ReLU, or the source's exact activation, at every neuron site)."""
 
     def make_relu(index, node, layer_name):
+        # A source activation that knows its exact ANN form (e.g. QCFS's quantised clip) keeps it.
+        exact = getattr(node.source, "ann_activation", None)
+        if callable(exact):
+            return exact(layer_name)
         return keras.layers.ReLU(max_value=node.bound, name=layer_name)
 
     return build_model(nodes, name, make_relu, None, "relu")

@@ -79,6 +79,10 @@ class QuantizedClipFloorShift(keras.layers.Layer):
         quantised = floor_straight_through(inputs / threshold * levels + 0.5) / levels
         return ops.clip(quantised, 0.0, 1.0) * threshold
 
+    def ann_activation(self, name: str) -> QuantizedClipFloorShift:
+        """A copy with the trained λ, for the BN-folded ANN (so calibration targets the quantised activations)."""
+        return type(self).from_config({**self.get_config(), "name": name})
+
     def compute_output_shape(self, input_shape):
         return input_shape
 
