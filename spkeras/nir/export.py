@@ -83,7 +83,9 @@ class Exporter:
         for position, node in enumerate(self.network.nodes):
             inputs = [self.tensors[i] for i in node.inputs]
             try:
-                if any(t.padding is not None for t in inputs) and not isinstance(node.layer, keras.layers.Conv2D):
+                if any(t.padding is not None for t in inputs) and not isinstance(
+                    node.layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+                ):
                     raise Refused(
                         "it reads a ZeroPadding2D output; NIR has no padding node, so zero padding is "
                         "only exported in front of a Conv2D (as the convolution's padding)."

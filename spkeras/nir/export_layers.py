@@ -38,6 +38,11 @@ def check_channels_last(layer) -> None:
 def _conv2d(exporter, position, layer, source, inputs):
     _check_linear_activation(layer)
     kernel = _array(layer.kernel)
+    groups = int(getattr(layer, "groups", 1))
+    if isinstance(layer, keras.layers.DepthwiseConv2D):  # (kh, kw, C, M): output c·M + m reads channel c only
+        height_, width_, channels_, multiplier = kernel.shape
+        kernel = kernel.reshape(height_, width_, 1, channels_ * multiplier)
+        groups = channels_
     bias = _array(layer.bias) if layer.use_bias else np.zeros(kernel.shape[-1], "float32")
     padding = source.padding or ((0, 0), (0, 0))
     height = source.shape[0] - sum(padding[0])
@@ -53,14 +58,14 @@ def _conv2d(exporter, position, layer, source, inputs):
             f"its zero padding {padding} ((top, bottom), (left, right)) is not symmetric; NIR's Conv2d "
             "pads both sides of an axis equally (padding='same' with an even kernel or a stride > 1)."
         )
-    if source.parts and layer.groups != 1:
+    if source.parts and groups != 1:
         raise Refused("a grouped convolution after a Concatenate is not exported (its groups would be split).")
     size = [  # nir 1.0.8 infers Conv2d shapes from the kernel height alone (wrong for kh != kw): set the true ones
         (n + 2 * p[0] - d * (k - 1) - 1) // s + 1
         for n, p, d, k, s in zip((height, width), padding, layer.dilation_rate, kernel.shape[:2], layer.strides)
     ]
     # After a Concatenate, one convolution per concatenated part (its input channels), the bias on the first.
-    parts, names, first = source.parts or ((source, kernel.shape[2] * layer.groups),), [], 0
+    parts, names, first = source.parts or ((source, kernel.shape[2] * groups),), [], 0
     for index, (part, channels) in enumerate(parts):
         conv = exporter.nir.Conv2d(
             input_shape=(height, width),
@@ -68,7 +73,7 @@ def _conv2d(exporter, position, layer, source, inputs):
             stride=tuple(int(s) for s in layer.strides),
             padding=(int(padding[0][0]), int(padding[1][0])),
             dilation=tuple(int(d) for d in layer.dilation_rate),
-            groups=int(layer.groups),
+            groups=groups,
             bias=bias if index == 0 else np.zeros_like(bias),
         )
         conv.output_type = {"output": np.array([kernel.shape[-1], *size])}
@@ -165,7 +170,7 @@ def _flatten(exporter, position, layer, source, inputs):
 
 def _zero_padding(exporter, position, layer, source, inputs):
     if not all(
-        isinstance(exporter.network.nodes[r].layer, keras.layers.Conv2D)
+        isinstance(exporter.network.nodes[r].layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
         for r in exporter.network.nodes[position].readers
     ):
         raise Refused("NIR has no padding node; zero padding is only exported in front of a Conv2D.")
@@ -213,6 +218,7 @@ def _identity(exporter, position, layer, source, inputs):
 
 HANDLERS = {
     keras.layers.Conv2D: _conv2d,
+    keras.layers.DepthwiseConv2D: _conv2d,
     keras.layers.Dense: _dense,
     keras.layers.AveragePooling2D: _average_pooling,
     keras.layers.GlobalAveragePooling2D: _global_average_pooling,

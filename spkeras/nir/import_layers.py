@@ -52,6 +52,19 @@ def convert_conv2d(importer, name, node, value):
     if any(padding):
         pad = keras.layers.ZeroPadding2D(((padding[0],) * 2, (padding[1],) * 2), name=importer.unique(f"{name}_pad"))
         tensor = pad(tensor)
+    if groups == channels > 1 and weight.shape[1] == 1:  # one group per input channel: a depthwise convolution
+        multiplier = weight.shape[0] // channels
+        kernel = weight.reshape(channels, multiplier, *weight.shape[2:]).transpose(2, 3, 0, 1)
+        layer = keras.layers.DepthwiseConv2D(
+            weight.shape[2:],
+            strides=stride,
+            padding=keras_padding,
+            depth_multiplier=multiplier,
+            dilation_rate=dilation,
+            name=importer.unique(name),
+        )
+        output = _set(layer, tensor, kernel, bias)
+        return output, tuple(int(d) for d in output.shape[1:]), None
     layer = keras.layers.Conv2D(
         weight.shape[0],
         weight.shape[2:],

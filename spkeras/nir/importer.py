@@ -1,7 +1,8 @@
 """Build a spkeras spiking model from a NIR graph (:func:`import_nir`), the inverse of :func:`~spkeras.nir.export_nir`.
 
 Accepted primitives: ``Input``, ``Output``, ``Affine``/``Linear`` (Dense), ``Conv2d`` (Conv2D with
-``ZeroPadding2D`` for integer padding; 1×1 per-channel convolutions become :class:`~spkeras.layers.ChannelAffine`),
+``ZeroPadding2D`` for integer padding; one group per input channel: DepthwiseConv2D; 1×1 per-channel convolutions
+become :class:`~spkeras.layers.ChannelAffine`),
 ``AvgPool2d`` (AveragePooling2D, or GlobalAveragePooling2D over the whole image), ``SumPool2d`` (a DepthwiseConv2D of
 ones), ``Flatten`` (over the whole sample), ``Scale`` (per channel), ``IF`` with ``v_reset = 0`` and ``r = 1``
 (a hard-reset :class:`~spkeras.layers.IntegrateAndFire`), the soft-reset loop ``I → Threshold → Scale(−θ) → I``

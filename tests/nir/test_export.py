@@ -141,3 +141,25 @@ def test_concatenate_becomes_one_node_per_part(rng):
     back = import_nir(graph)
     x = networks.dyadic_images(rng, 3, (5, 4, 2))
     np.testing.assert_array_equal(networks.spkeras_outputs(snn, x, T), networks.spkeras_outputs(back, x, T))
+
+
+def test_depthwise_convolution_is_a_grouped_conv2d(rng):
+    from spkeras.layers import IntegrateAndFire
+
+    inputs = keras.Input((6, 5, 3))
+    x = keras.layers.DepthwiseConv2D((3, 3), depth_multiplier=2, padding="same", name="depthwise")(inputs)
+    x = IntegrateAndFire(threshold=0.5, v_init=0.5, name="n")(x)
+    x = keras.layers.Dense(2, name="out")(keras.layers.Flatten()(x))
+    snn = keras.Model(inputs, x, name="dw")
+    depthwise = snn.get_layer("depthwise")
+    depthwise.set_weights([networks.dyadic(rng, w.shape) for w in depthwise.get_weights()])
+    networks.set_dyadic_weights(snn, rng)
+    graph = export_nir(snn)
+    node = graph.nodes["depthwise"]
+    assert node.groups == 3 and node.weight.shape == (6, 1, 3, 3)
+    np.testing.assert_array_equal(node.weight[3, 0], depthwise.get_weights()[0][:, :, 1, 1])  # c=1, m=1 -> 1·2+1
+    x = networks.dyadic_images(rng, 3, (6, 5, 3))
+    _assert_same(snn, graph, x)
+    back = import_nir(graph)
+    assert type(back.get_layer("depthwise")).__name__ == "DepthwiseConv2D"
+    np.testing.assert_array_equal(networks.spkeras_outputs(snn, x, T), networks.spkeras_outputs(back, x, T))
