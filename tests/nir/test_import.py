@@ -84,3 +84,28 @@ def test_imported_model_is_a_keras_model_that_saves(rng, tmp_path):
     spkeras.save_model(back, tmp_path / "back.keras")
     loaded = spkeras.load_model(tmp_path / "back.keras")
     assert isinstance(loaded, keras.Model) and len(loaded.layers) == len(back.layers)
+
+
+def test_a_hand_written_graph_with_sum_pooling_and_flatten_imports(rng):
+    conv = nir.Conv2d(
+        input_shape=(4, 6),
+        weight=networks.dyadic(rng, (2, 1, 3, 3)),
+        stride=1,
+        padding=1,
+        dilation=1,
+        groups=1,
+        bias=networks.dyadic(rng, (2,)),
+    )
+    graph = nir.NIRGraph.from_list(
+        nir.Input(input_type=np.array([1, 4, 6])),
+        conv,
+        nir.IF(r=np.ones((2, 4, 6)), v_threshold=np.full((2, 4, 6), 0.5), v_reset=np.zeros((2, 4, 6))),
+        nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+        nir.Flatten(input_type={"input": np.array([2, 2, 3])}, start_dim=0, end_dim=-1),
+        nir.Affine(weight=networks.dyadic(rng, (3, 12)), bias=np.zeros(3, "float32")),
+        nir.Output(output_type=np.array([3])),
+    )
+    snn = import_nir(graph)
+    x = networks.dyadic_images(rng, 3, (4, 6, 1))
+    outputs, _ = reference.run(graph, networks.to_channels_first(x), T)
+    np.testing.assert_array_equal(networks.spkeras_outputs(snn, x, T), outputs["output"])
