@@ -200,7 +200,10 @@ def _run_evaluate(case, manifest, folder):
     else:
         snn = _SNN_CACHE[base]
     x = mutations.make_array(case["x"], manifest["inputs"][base], manifest["classes"][base])
-    shape = np.shape(x) if not isinstance(x, (str, dict, type(None))) else ()
+    try:
+        shape = np.shape(x) if not isinstance(x, (str, dict, type(None))) else ()
+    except ValueError:  # a ragged list
+        shape = (len(x),)
     count = shape[0] if shape else 1
     y = mutations.make_labels(case["y"], count, manifest["classes"][base])
     try:
@@ -385,10 +388,21 @@ def _run_cli(case, manifest, folder, subprocess_limit: float | None):
     return {"stage": "cli", "argv": argv, **result}
 
 
+def _run_selftest(case) -> dict:
+    """Cases that test the harness itself: sleep past the limit, die like a segfault, or return."""
+    if case["action"] == "sleep":
+        time.sleep(case["seconds"])
+    elif case["action"] == "crash":
+        os._exit(139)
+    return {"outcome": "ok", "stage": "selftest"}
+
+
 def run_case(case: dict, manifest: dict, folder, subprocess_limit: float | None = None) -> dict:
     """Runs one case in this process and classifies it (used by the workers and for replaying a report)."""
     folder = pathlib.Path(folder)
     target = case["target"]
+    if target == "_selftest":
+        return _run_selftest(case)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if target in ("load_h5", "load_keras"):

@@ -266,96 +266,105 @@ def mutate_hdf5(path, op: dict) -> str:
         handle = h5py.File(path, "r+")
     except Exception as error:  # an earlier byte op broke the file: nothing to do at the HDF5 level
         return f"skipped: {type(error).__name__}"
-    with handle:
-        kind = op["op"]
-        if kind == "config":
-            if "model_config" not in handle.attrs:
-                return "skipped: no model_config"
-            text = handle.attrs["model_config"]
-            text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-            handle.attrs["model_config"] = mutate_config_text(text, op)
-        elif kind == "attr":
-            name = op["name"]
-            if op["value"] == "<delete>":
-                if name in handle.attrs:
-                    del handle.attrs[name]
-            elif op["value"] == "<bytes>":
-                handle.attrs[name] = np.void(random.Random(op.get("seed", 0)).randbytes(32))
-            elif op["value"] == "<array>":
-                handle.attrs[name] = np.arange(5)
-            else:
-                handle.attrs[name] = op["value"] if isinstance(op["value"], str) else json.dumps(op["value"])
-        elif kind == "group_attr":  # layer_names / weight_names lists
-            groups = []
-            handle.visititems(lambda name, obj: groups.append(name) if isinstance(obj, h5py.Group) else None)
-            groups = [g for g in sorted(groups) if op["name"] in handle[g].attrs] or (["/"] if groups else [])
-            if not groups:
-                return "skipped: no group"
-            group = handle[groups[op["index"] % len(groups)]]
-            value = op["value"]
-            if value == "<delete>":
-                if op["name"] in group.attrs:
-                    del group.attrs[op["name"]]
-            elif value == "<shuffle>":
-                names = list(group.attrs.get(op["name"], []))
-                random.Random(op["index"]).shuffle(names)
-                group.attrs[op["name"]] = np.array(names, dtype=object) if names else np.array([])
-            elif value == "<extra>":
-                names = [str(n) for n in group.attrs.get(op["name"], [])] + ["ghost/kernel"]
-                group.attrs[op["name"]] = np.array(names, dtype=h5py.string_dtype())
-            else:
-                group.attrs[op["name"]] = value
-        elif kind == "dataset":
-            names = _datasets(handle)
-            if not names:
-                return "skipped: no dataset"
-            name = names[op["index"] % len(names)]
-            original = handle[name]
-            shape, dtype = original.shape, original.dtype
-            data = original[()]
-            action = op["action"]
-            del handle[name]
-            if action == "delete":
-                return "ok"
-            if action == "nan":
-                values = np.array(data, dtype="float32")
-                values.reshape(-1)[:: max(1, values.size // 3 or 1)] = np.nan
-                handle.create_dataset(name, data=values)
-            elif action == "inf":
-                handle.create_dataset(name, data=np.full(shape, np.inf, dtype="float32"))
-            elif action == "huge_values":
-                handle.create_dataset(name, data=np.full(shape, 3e38, dtype="float32"))
-            elif action == "negative_variance":
-                handle.create_dataset(name, data=-np.abs(np.array(data, dtype="float32")) - 1)
-            elif action == "zeros":
-                handle.create_dataset(name, data=np.zeros(shape, dtype="float32"))
-            elif action == "shape":
-                bigger = tuple(s + 1 for s in shape) or (2,)
-                handle.create_dataset(name, data=np.zeros(bigger, dtype="float32"))
-            elif action == "transpose":
-                handle.create_dataset(name, data=np.asarray(data).T.copy())
-            elif action == "scalar":
-                handle.create_dataset(name, data=np.float32(1.0))
-            elif action == "empty":
-                handle.create_dataset(name, data=np.zeros((0,), dtype="float32"))
-            elif action == "dtype_int":
-                handle.create_dataset(name, data=np.ones(shape, dtype="int64"))
-            elif action == "dtype_float16":
-                handle.create_dataset(name, data=np.asarray(data).astype("float16"))
-            elif action == "dtype_str":
-                handle.create_dataset(name, data=np.array(["a"] * max(1, int(np.prod(shape) or 1)), dtype="S1"))
-            elif action == "dtype_bool":
-                handle.create_dataset(name, data=np.ones(shape, dtype=bool))
-            elif action == "huge_declared":  # a petabyte declared, nothing stored (chunked, fill value 0)
-                handle.create_dataset(name, shape=(2**24, 2**24), dtype="float32", chunks=(64, 64))
-            elif action == "large_declared":  # a few GiB declared: reading it allocates for real
-                handle.create_dataset(name, shape=(40_000, 40_000), dtype="float32", chunks=(256, 256))
-            elif action == "group":  # a group where a dataset was
-                handle.create_group(name)
-            else:
-                handle.create_dataset(name, data=data, dtype=dtype)
+    try:
+        with handle:
+            return _mutate_open_hdf5(handle, op)
+    except Exception as error:  # h5py cannot apply the op to a damaged file: the file stays as it is
+        return f"skipped: {type(error).__name__}: {error}"
+
+
+def _mutate_open_hdf5(handle, op: dict) -> str:
+    import h5py
+
+    kind = op["op"]
+    if kind == "config":
+        if "model_config" not in handle.attrs:
+            return "skipped: no model_config"
+        text = handle.attrs["model_config"]
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        handle.attrs["model_config"] = mutate_config_text(text, op)
+    elif kind == "attr":
+        name = op["name"]
+        if op["value"] == "<delete>":
+            if name in handle.attrs:
+                del handle.attrs[name]
+        elif op["value"] == "<bytes>":
+            handle.attrs[name] = np.void(random.Random(op.get("seed", 0)).randbytes(32))
+        elif op["value"] == "<array>":
+            handle.attrs[name] = np.arange(5)
         else:
-            return f"skipped: op {kind}"
+            handle.attrs[name] = op["value"] if isinstance(op["value"], str) else json.dumps(op["value"])
+    elif kind == "group_attr":  # layer_names / weight_names lists
+        groups = []
+        handle.visititems(lambda name, obj: groups.append(name) if isinstance(obj, h5py.Group) else None)
+        groups = [g for g in sorted(groups) if op["name"] in handle[g].attrs] or (["/"] if groups else [])
+        if not groups:
+            return "skipped: no group"
+        group = handle[groups[op["index"] % len(groups)]]
+        value = op["value"]
+        if value == "<delete>":
+            if op["name"] in group.attrs:
+                del group.attrs[op["name"]]
+        elif value == "<shuffle>":
+            names = list(group.attrs.get(op["name"], []))
+            random.Random(op["index"]).shuffle(names)
+            group.attrs[op["name"]] = np.array(names, dtype=object) if names else np.array([])
+        elif value == "<extra>":
+            names = [str(n) for n in group.attrs.get(op["name"], [])] + ["ghost/kernel"]
+            group.attrs[op["name"]] = np.array(names, dtype=h5py.string_dtype())
+        else:
+            group.attrs[op["name"]] = value
+    elif kind == "dataset":
+        names = _datasets(handle)
+        if not names:
+            return "skipped: no dataset"
+        name = names[op["index"] % len(names)]
+        original = handle[name]
+        shape, dtype = original.shape, original.dtype
+        data = original[()]
+        action = op["action"]
+        del handle[name]
+        if action == "delete":
+            return "ok"
+        if action == "nan":
+            values = np.array(data, dtype="float32")
+            values.reshape(-1)[:: max(1, values.size // 3 or 1)] = np.nan
+            handle.create_dataset(name, data=values)
+        elif action == "inf":
+            handle.create_dataset(name, data=np.full(shape, np.inf, dtype="float32"))
+        elif action == "huge_values":
+            handle.create_dataset(name, data=np.full(shape, 3e38, dtype="float32"))
+        elif action == "negative_variance":
+            handle.create_dataset(name, data=-np.abs(np.array(data, dtype="float32")) - 1)
+        elif action == "zeros":
+            handle.create_dataset(name, data=np.zeros(shape, dtype="float32"))
+        elif action == "shape":
+            bigger = tuple(s + 1 for s in shape) or (2,)
+            handle.create_dataset(name, data=np.zeros(bigger, dtype="float32"))
+        elif action == "transpose":
+            handle.create_dataset(name, data=np.asarray(data).T.copy())
+        elif action == "scalar":
+            handle.create_dataset(name, data=np.float32(1.0))
+        elif action == "empty":
+            handle.create_dataset(name, data=np.zeros((0,), dtype="float32"))
+        elif action == "dtype_int":
+            handle.create_dataset(name, data=np.ones(shape, dtype="int64"))
+        elif action == "dtype_float16":
+            handle.create_dataset(name, data=np.asarray(data).astype("float16"))
+        elif action == "dtype_str":
+            handle.create_dataset(name, data=np.array(["a"] * max(1, int(np.prod(shape) or 1)), dtype="S1"))
+        elif action == "dtype_bool":
+            handle.create_dataset(name, data=np.ones(shape, dtype=bool))
+        elif action == "huge_declared":  # a petabyte declared, nothing stored (chunked, fill value 0)
+            handle.create_dataset(name, shape=(2**24, 2**24), dtype="float32", chunks=(64, 64))
+        elif action == "large_declared":  # a few GiB declared: reading it allocates for real
+            handle.create_dataset(name, shape=(40_000, 40_000), dtype="float32", chunks=(256, 256))
+        elif action == "group":  # a group where a dataset was
+            handle.create_group(name)
+        else:
+            handle.create_dataset(name, data=data, dtype=dtype)
+    else:
+        return f"skipped: op {kind}"
     return "ok"
 
 
@@ -457,7 +466,7 @@ def make_array(spec: dict, input_shape: tuple, classes: int = 3):
     elif mode == "extra_axis":
         shape = shape + (1,)
     elif mode == "wrong_dim":
-        shape = shape[:-1] + (shape[-1] + spec.get("delta", 1),)
+        shape = shape[:-1] + (max(0, shape[-1] + spec.get("delta", 1)),)
     elif mode == "rank0":
         shape = ()
     elif mode == "rank1":

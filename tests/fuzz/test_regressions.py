@@ -188,3 +188,24 @@ def test_signed_bit_on_a_residual_model_converts_or_names_signed_bit():
         spkeras.convert(model, x, signed_bit=4)
     except ValueError as error:
         assert "signed_bit" in str(error) and "Received" in str(error), str(error)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a weight dataset that declares 40,000 x 40,000 float32 (6.4 GB, stored as a few KB of chunks) is "
+    "read in full before its shape is compared with the layer's weight: the fuzz workers passed 3 GB resident",
+)
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_huge_declared_weight_dataset_is_refused_before_reading(tmp_path, suffix):
+    from tests.fuzz import mutations
+
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2)])
+    source, target = tmp_path / f"model{suffix}", tmp_path / f"huge{suffix}"
+    model.save(source)
+    mutate = mutations.mutate_keras_file if suffix == ".keras" else mutations.mutate_h5_file
+    notes = mutate(source, target, [{"op": "dataset", "index": 0, "action": "large_declared"}])
+    assert notes == ["ok"]
+    result = run_isolated(_LOAD_IN_A_CHILD.format(path=str(target)), timeout=120, memory_limit=1.5e9)
+    assert result.killed is None, f"killed ({result.killed}), peak {result.peak_rss / 2**30:.1f} GiB resident"
+    assert "VALUEERROR" in result.stdout
