@@ -179,6 +179,7 @@ def _check_method(name: str) -> str:
 
 _POSITIVE_OPTIONS = {"timesteps": "-T/--timesteps", "limit": "--limit", "batch_size": "--batch-size"}
 _POSITIVE_OPTIONS["test_limit"] = "--test-limit"
+_POSITIVE_OPTIONS.update(levels="--levels", epochs="--epochs")
 
 
 def _check_positive(arguments) -> None:
@@ -328,20 +329,24 @@ def _write_plot(path, result, ann_accuracy: float | None, chance: float, title: 
 def _convert(arguments) -> int:
     output = _check_output(arguments.output, "-o/--output", (".keras",))
     _check_model_file(arguments.model, "MODEL")
-    _check_data_file(arguments.calibration, "--calibration")
+    if arguments.calibration:
+        _check_data_file(arguments.calibration, "--calibration")
     if arguments.data:
         _check_data_file(arguments.data, "--data")
     options = _parse_options(arguments.option)
     start_tensorflow()
-    _check_method(arguments.method)
+    if arguments.method is not None:
+        _check_method(arguments.method)
     calibrate = _calibration(arguments.calibrate)
     import spkeras
 
     model = _load(arguments.model, "MODEL")
-    x, _ = _load_arrays(arguments.calibration, "--calibration")
-    x = _fit_channels(x, model)
-    if arguments.limit:
-        x = x[: arguments.limit]
+    x = None
+    if arguments.calibration:
+        x, _ = _load_arrays(arguments.calibration, "--calibration")
+        x = _fit_channels(x, model)
+        if arguments.limit:
+            x = x[: arguments.limit]
     if arguments.data:
         x_test, y_test = _load_arrays(arguments.data, "--data")
         y_test = _labels(arguments.data, y_test, "--data")
@@ -355,7 +360,10 @@ def _convert(arguments) -> int:
             model, x, method=arguments.method, timesteps=arguments.timesteps, verbose=not arguments.quiet, **options
         )
         spkeras.save_model(snn, output)
-    print(f"converted {arguments.model} with method={arguments.method} -> {output}")
+    method = arguments.method or (
+        "qcfs" if any(type(layer).__name__ == "QuantizedClipFloorShift" for layer in model.layers) else "ecc"
+    )
+    print(f"converted {arguments.model} with method={method} -> {output}")
     if arguments.data:
         with _results_stay_on_stdout():
             ann_accuracy = _ann_accuracy(model, x_test, y_test, arguments.batch_size)
@@ -369,6 +377,41 @@ def _convert(arguments) -> int:
             )
         print(f"{arguments.data}: {result.num_images} images")
         print(result.table(reference_accuracy=ann_accuracy))
+    return EXIT_OK
+
+
+def _finetune(arguments) -> int:
+    output = _check_output(arguments.output, "-o/--output", (".keras",))
+    _check_model_file(arguments.model, "MODEL")
+    _check_data_file(arguments.data, "--data")
+    start_tensorflow()
+    import spkeras
+
+    model = _load(arguments.model, "MODEL")
+    x, y = _load_arrays(arguments.data, "--data")
+    y = _labels(arguments.data, y, "--data")
+    x = _fit_channels(x, model)
+    if arguments.limit:
+        x, y = x[: arguments.limit], y[: arguments.limit]
+    with _results_stay_on_stdout():
+        tuned = spkeras.finetune(
+            model,
+            x,
+            y,
+            levels=arguments.levels,
+            epochs=arguments.epochs,
+            batch_size=arguments.batch_size,
+            learning_rate=arguments.learning_rate,
+            augment=arguments.augment,
+            verbose=not arguments.quiet,
+        )
+        spkeras.save_model(tuned, output)
+    accuracy = tuned.finetune_history.get("accuracy", [float("nan")])[-1]
+    print(
+        f"fine-tuned {arguments.model} with QCFS (L={arguments.levels}, {arguments.epochs} epochs, "
+        f"{tuned.finetune_seconds:.0f} s, training accuracy {accuracy:.4f}) -> {output}"
+    )
+    print(f"next: spkeras convert {output} -T {arguments.levels} -o snn.keras")
     return EXIT_OK
 
 
@@ -492,7 +535,8 @@ def dip_note(result, tolerance: float = 0.01, hint: str = "") -> str | None:
 
 def _demo(arguments) -> int:
     start_tensorflow()
-    _check_method(arguments.method)
+    if arguments.method is not None:
+        _check_method(arguments.method)
     calibrate = _calibration(arguments.calibrate)
     from spkeras.demo import run_demo
 
@@ -550,8 +594,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     convert.add_argument("model", metavar="MODEL", help="source model (.h5, .hdf5 or .keras)")
-    convert.add_argument("--calibration", required=True, help=".npz with calibration inputs under 'x' (or x_train)")
-    convert.add_argument("--method", default="ecc", metavar="NAME", help=f"conversion method: {methods} (ecc)")
+    convert.add_argument(
+        "--calibration", help=".npz with calibration inputs under 'x' (or x_train); optional for QCFS models"
+    )
+    convert.add_argument(
+        "--method", metavar="NAME", help=f"conversion method: {methods} (ecc; qcfs for models from finetune)"
+    )
     convert.add_argument("-T", "--timesteps", type=int, default=64, help="time steps the SNN is meant for (64)")
     convert.add_argument("-o", "--output", required=True, help="output .keras file (written atomically)")
     convert.add_argument("--limit", type=int, help="use only the first N calibration samples")
@@ -572,6 +620,24 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--batch-size", type=int, default=100, help="images per batch for --data (100)")
     convert.add_argument("--quiet", action="store_true", help="no progress bars")
     convert.set_defaults(handler=_convert)
+
+    finetune = commands.add_parser(
+        "finetune",
+        help="fine-tune a CNN with QCFS activations for ultra-low latency (T <= 4)",
+        epilog=EXIT_STATUS_TEXT,
+        formatter_class=raw,
+    )
+    finetune.add_argument("model", metavar="MODEL", help="trained model (.h5, .hdf5 or .keras)")
+    finetune.add_argument("--data", required=True, help=".npz with training inputs 'x' and labels 'y'")
+    finetune.add_argument("--levels", type=int, default=4, help="quantisation levels L = the T to convert for (4)")
+    finetune.add_argument("--epochs", type=int, default=10, help="passes over the data (10)")
+    finetune.add_argument("--batch-size", type=int, default=64, help="training batch size (64)")
+    finetune.add_argument("--learning-rate", type=float, default=1e-4, help="initial Adam learning rate (1e-4)")
+    finetune.add_argument("--augment", action="store_true", help="random flip + translation (natural images)")
+    finetune.add_argument("--limit", type=int, help="use only the first N samples")
+    finetune.add_argument("-o", "--output", required=True, help="output .keras file (written atomically)")
+    finetune.add_argument("--quiet", action="store_true", help="no progress bar")
+    finetune.set_defaults(handler=_finetune)
 
     evaluate = commands.add_parser(
         "evaluate",

@@ -196,6 +196,7 @@ def _load_model(path, *, argument: str, safe_mode: bool, custom_objects: dict | 
     import keras
 
     import spkeras.layers  # noqa: F401  (registers the spiking layer classes: converted models load too)
+    import spkeras.qcfs  # noqa: F401  (and the QCFS activation of fine-tuned models)
 
     if isinstance(path, keras.Model):
         return path
