@@ -74,7 +74,10 @@ def plot_firing_rates(rates: dict, bins: int = 20):
         bins: Number of histogram bins.
 
     Examples:
-        >>> # plot_firing_rates(spkeras.metrics.firing_rates(snn, x[:100])).savefig("rates.png")
+        >>> import numpy as np
+        >>> figure = plot_firing_rates({"conv": np.array([0.0, 0.25, 0.5]), "dense": np.array([0.125])})
+        >>> len(figure.axes)
+        2
     """
     plt = _pyplot()
     figure, axes = plt.subplots(1, max(len(rates), 1), figsize=(3.2 * max(len(rates), 1), 3.0), squeeze=False)
@@ -99,7 +102,11 @@ def plot_raster(trains: dict, layer: str | None = None, image: int = 0, max_neur
         max_neurons: Show at most this many neurons (the most active ones).
 
     Examples:
-        >>> # plot_raster(spkeras.simulate.spike_trains(snn, x[:1], 64)).savefig("raster.png")
+        >>> import numpy as np
+        >>> trains = {"conv": np.eye(4, dtype="float32")[:, None, :]}  # T=4 steps, 1 image, 4 neurons
+        >>> figure = plot_raster(trains)
+        >>> len(figure.axes)
+        1
     """
     plt = _pyplot()
     if not trains:
