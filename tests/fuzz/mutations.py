@@ -321,6 +321,8 @@ def _mutate_open_hdf5(handle, op: dict) -> str:
         name = names[op["index"] % len(names)]
         original = handle[name]
         shape, dtype = original.shape, original.dtype
+        if original.size * original.dtype.itemsize > 100_000_000:  # an earlier op declared it huge: never read it
+            return "skipped: declared too large to read"
         data = original[()]
         action = op["action"]
         del handle[name]

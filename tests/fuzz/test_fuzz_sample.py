@@ -15,11 +15,6 @@ CASES_PER_TARGET = 6
 # Signatures of known bugs (see tests/fuzz/test_regressions.py); the sample tolerates them until they are fixed.
 KNOWN_BUGS = (
     "KeyError @ io.py:check_model_file",
-    "TypeError @ convert/layers.py:convert_flatten",
-    "SilentNonFinite",
-    "convert/scaling.py:plan_snn",
-    "constant_op.py:108 convert_to_eager_tensor",
-    "validation.py:168 check_inputs",
     "IndexError @ cli.py:_convert",
 )
 
