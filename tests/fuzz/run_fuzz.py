@@ -48,7 +48,11 @@ def main(argv=None) -> int:
     parser.add_argument("--report", default="fuzz_report.json")
     parser.add_argument("--corpus", default=None, help="corpus folder (default: a temporary one)")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop dispatching after this long")
+    parser.add_argument("--replay", metavar="REPORT", help="rerun one case of a report in this process (see --index)")
+    parser.add_argument("--index", type=int, help="the case index to replay")
     arguments = parser.parse_args(argv)
+    if arguments.replay:
+        return replay(arguments.replay, arguments.index, arguments.corpus)
     targets = tuple(arguments.targets.split(","))
     started = time.monotonic()
     cases = build_cases(arguments.cases, arguments.seed, targets)
@@ -109,6 +113,26 @@ def main(argv=None) -> int:
     for signature, count in _signatures(failures).items():
         print(f"  {count:>5}  {signature}")
     print(f"report: {report_path}")
+    return 0
+
+
+def replay(report_path, index: int, corpus=None) -> int:
+    """Reruns the case ``index`` of a report in this process (no time limit) and prints its outcome."""
+    import json
+
+    from tests.fuzz.corpus import build_corpus
+
+    report = json.loads(pathlib.Path(report_path).read_text())
+    records = report.get("failures") or list(report.get("example_per_signature", {}).values())
+    cases = {record["index"]: record["case"] for record in records}
+    if index not in cases:
+        print(f"no case {index} in {report_path}; cases: {sorted(cases)}")
+        return 2
+    case = cases[index]
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="spkeras-replay-"))
+    manifest = build_corpus(pathlib.Path(corpus) if corpus else folder / "corpus")
+    print(json.dumps(case))
+    print(json.dumps(harness.run_case(case, manifest, folder), indent=1, default=repr))
     return 0
 
 
