@@ -6,6 +6,8 @@ on any unhandled outcome that is not a known bug (each known bug has an ``xfail`
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fuzz import harness
 from tests.fuzz.run_fuzz import build_cases
 
@@ -63,6 +65,7 @@ def test_seeded_sample_has_no_unhandled_outcomes(tmp_path):
     assert sum(r["outcome"] == "ok" for _, r in results) > 0, "no case got through: the sample tests nothing"
 
 
+@pytest.mark.slow
 def test_a_worker_that_overruns_or_dies_is_replaced_and_the_case_counted(tmp_path):
     """Self-test cases: one sleeps past the time limit, one kills its worker (as a segfault would)."""
     cases = [
