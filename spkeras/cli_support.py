@@ -211,6 +211,11 @@ def _load_arrays(path, kind: str):
             "'x_calibration', 'x_train') and labels under 'y' (or the matching 'y_...')."
         )
     x = data[x_key]
+    if x.ndim == 0:
+        raise ValueError(
+            f"'{path}' holds a single number under '{x_key}', not an array of samples. Received: {kind}='{path}' "
+            f"with {x_key}.shape=(). Store the inputs as an array of shape (N,) + input_shape."
+        )
     if x.dtype == np.uint8:
         x = x.astype("float32") / 255.0
     y_key = "y" + x_key[1:]

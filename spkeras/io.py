@@ -178,7 +178,7 @@ def check_model_file(path, argument: str = "path") -> pathlib.Path:
     try:
         with h5py.File(path, "r") as handle:
             has_model = "model_config" in handle.attrs
-    except OSError as error:
+    except (OSError, KeyError, RuntimeError) as error:  # h5py raises KeyError/RuntimeError for damaged objects
         raise ValueError(
             f"{prefix} the HDF5 file is truncated or damaged ({error}); was the download or copy interrupted? "
             f"{received}"

@@ -77,12 +77,6 @@ def test_huge_declared_layer_is_refused_before_allocating(tmp_path):
     assert "VALUEERROR" in result.stdout and "'hidden'" in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="bug: check_model_file lets h5py's KeyError ('Unable to synchronously open object (unable to determine "
-    "object type)') escape from a corrupted .h5 (only OSError is caught)",
-)
 def test_h5_with_an_unreadable_object_is_a_value_error():
     path = CRASHERS / "keyerror_object_type.h5"  # dense.h5: a config value replaced, a block spliced, 219 bytes zeroed
     with pytest.raises(ValueError, match="Received"):
@@ -159,12 +153,6 @@ def test_unsupported_layer_error_says_what_was_received():
 # --- command line --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason="bug: 'spkeras convert --limit N' with a 0-d array under 'x' in the .npz slices it before any check: "
-    "IndexError ('too many indices for array') escapes cli.main as a traceback",
-)
 def test_cli_convert_with_a_scalar_calibration_array_exits_2(tmp_path, capsys):
     from spkeras import cli
 
