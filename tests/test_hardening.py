@@ -33,8 +33,12 @@ def _disk_full(*_args, **_kwargs):
 def _partial_then(error: BaseException):
     """A writer that writes a few bytes to its target and then raises ``error`` (mid-way failure)."""
 
-    def writer(target, *_args, **_kwargs):
-        path = pathlib.Path(getattr(target, "name", target) if not isinstance(target, (str, os.PathLike)) else target)
+    def writer(*args, **_kwargs):
+        # Patched onto a method, the first argument is the object itself: the target is the first path given.
+        targets = [arg for arg in args if isinstance(arg, (str, os.PathLike))]
+        targets += [arg.name for arg in args if hasattr(arg, "write") and isinstance(getattr(arg, "name", None), str)]
+        path = pathlib.Path(targets[0])
+        assert path.is_absolute(), f"the writer would write into the working directory: {path}"
         with open(path, "wb") as handle:
             handle.write(b"PK\x03\x04 half-written")
         raise error
