@@ -43,13 +43,11 @@ import os
 import pathlib
 import sys
 import time
-from unittest import mock
 
 import keras
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import methods_comparison  # noqa: E402
 from common import RESULTS, load_cifar, load_mnist, machine, markdown_table, write_json  # noqa: E402
 from methods_comparison import SEED, reference_model, spkeras_source  # noqa: E402
 
@@ -76,39 +74,14 @@ def log(message: str) -> None:
 # --- networks -----------------------------------------------------------------------------------------------
 
 
-def cifar_resnet8(widths=(16, 32, 64)) -> keras.Model:
-    """Fallback copy of low_latency.cifar_resnet8 (same layers, same cache name), used only if it is missing."""
-
-    def conv_bn(x, filters, kernel, strides=1):
-        x = keras.layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
-        return keras.layers.BatchNormalization()(x)
-
-    inputs = keras.Input((32, 32, 3))
-    x = keras.layers.ReLU()(conv_bn(inputs, widths[0], 3))
-    for stage, filters in enumerate(widths):
-        strides = 1 if stage == 0 else 2
-        y = keras.layers.ReLU()(conv_bn(x, filters, 3, strides))
-        y = conv_bn(y, filters, 3)
-        shortcut = x if strides == 1 and x.shape[-1] == filters else conv_bn(x, filters, 1, strides)
-        x = keras.layers.ReLU()(keras.layers.Add()([y, shortcut]))
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(10)(x)
-    return keras.Model(inputs, outputs, name="cifar_resnet8")
-
-
 def load_network(name: str, data) -> tuple[keras.Model, dict]:
     if name != "resnet":
         model, info = reference_model(CACHE_NAMES[name], data)
         return model, dict(info)
-    try:
-        import low_latency
+    import low_latency
 
-        model, info = low_latency.load_network("resnet", data)
-        info = {**info, "builder": "benchmarks/low_latency.py: cifar_resnet8"}
-    except (ImportError, AttributeError):
-        with mock.patch.object(methods_comparison, "cifar_vgg_small", cifar_resnet8):
-            model, info = reference_model(CACHE_NAMES[name], data)
-        info = {**info, "builder": "benchmarks/ultra_low_latency.py: cifar_resnet8 (fallback)"}
+    model, info = low_latency.load_network("resnet", data)
+    info = {**info, "builder": "benchmarks/low_latency.py: cifar_resnet8"}
     return model, info
 
 
