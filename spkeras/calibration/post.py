@@ -27,6 +27,7 @@ them. A network calibrated for T may be simulated for another number of steps; i
 from __future__ import annotations
 
 import logging
+import weakref
 
 import keras
 import numpy as np
@@ -41,6 +42,7 @@ MODES = ("threshold", "bias", "potential", "per_step")
 PIPELINES = {"light": ("threshold", "bias"), "advanced": ("threshold", "potential")}
 SEARCH_CANDIDATES = 80
 SEARCH_STEP = 0.01
+_PARTIALS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # snn -> {layer name: network up to it}
 SEARCH_ROWS = 4096  # positions per batch and site used by the threshold search
 
 
@@ -215,7 +217,11 @@ def measured_rates(snn: keras.Model, layer, data, timesteps: int, batch_size: in
     """
     from spkeras.simulate import get_simulator
 
-    partial = keras.Model(snn.inputs, layer.output)
+    partials = _PARTIALS.setdefault(snn, {})
+    if layer.name not in partials:
+        # One partial network per layer: its compiled simulator is then reused by every mode and measurement.
+        partials[layer.name] = keras.Model(snn.inputs, layer.output)
+    partial = partials[layer.name]
     simulator = get_simulator(partial, timesteps)
     totals, count = None, 0
     for index, batch in enumerate(iterate_batches(data, batch_size)):
