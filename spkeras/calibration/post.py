@@ -96,6 +96,7 @@ def search_thresholds(
     bounds: list,
     batch_size: int = 100,
     verbose: bool = False,
+    channel_maxima: list | None = None,
 ) -> list[np.ndarray]:
     """λ per site minimising the squared T-level quantisation error of the folded ANN's activations.
 
@@ -109,6 +110,8 @@ def search_thresholds(
         bounds: Clip bound of each site (λ never exceeds it), or None.
         batch_size: Batch size for arrays.
         verbose: Show a progress bar.
+        channel_maxima: The largest activation per channel of each site on ``data``, if already measured (e.g.
+            ``SiteStatistics.channel_maximum``); otherwise one extra pass measures them.
 
     Returns:
         One λ per site (a float64 scalar or one value per channel).
@@ -133,8 +136,8 @@ def search_thresholds(
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         return [tf.reduce_max(tf.reshape(out, [-1, tf.shape(out)[-1]]), axis=0) for out in outputs]
 
-    channel_max = None
-    for batch in iterate_batches(data, batch_size):
+    channel_max = None if channel_maxima is None else [np.asarray(m) for m in channel_maxima]
+    for batch in iterate_batches(data, batch_size) if channel_max is None else ():
         values = [value.numpy() for value in maxima_of(batch)]
         channel_max = values if channel_max is None else [np.maximum(a, b) for a, b in zip(channel_max, values)]
     if channel_max is None:

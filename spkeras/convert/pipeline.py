@@ -178,6 +178,7 @@ def convert(
             context.bounds,
             batch_size,
             verbose,
+            channel_maxima=[stats.channel_maximum for stats in statistics],
         )
     tuned = [mode for mode in modes if mode != "threshold"]
     if tuned:
