@@ -80,9 +80,9 @@ def _convert(arguments) -> int:
             model, x, method=arguments.method, timesteps=arguments.timesteps, verbose=not arguments.quiet, **options
         )
         spkeras.save_model(snn, output)
-    method = arguments.method or (
-        "qcfs" if any(type(layer).__name__ == "QuantizedClipFloorShift" for layer in model.layers) else "ecc"
-    )
+    from spkeras.convert.pipeline import default_method
+
+    method = arguments.method or default_method(model)
     print(f"converted {arguments.model} with method={method} -> {output}")
     if arguments.data:
         with _results_stay_on_stdout():

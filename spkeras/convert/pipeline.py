@@ -14,7 +14,7 @@ import time
 import keras
 import numpy as np
 
-from spkeras import io, methods, validation
+from spkeras import graph, io, methods, validation
 from spkeras.calibration import collect_statistics, post, temporal
 from spkeras.convert.batchnorm import fold_batchnorm
 from spkeras.convert.build import build_folded_ann
@@ -127,7 +127,7 @@ def convert(
     modes = post.resolve_modes(calibrate)
     nodes = fold_batchnorm(lower_model(model, max_pooling=max_pooling))
     if method is None:
-        method = "qcfs" if any(isinstance(node.source, QuantizedClipFloorShift) for node in nodes) else "ecc"
+        method = default_method(nodes)
     policy = methods.get_method(method)(**method_options)
     # Bad reset / v_init / spike_value fail here with the layer's own messages, before any work is done.
     settings = policy.neuron_settings(timesteps, reset=reset, v_init=v_init, spike_value=spike_value).validate()
@@ -220,6 +220,24 @@ def convert(
         time.perf_counter() - started,
     )
     return snn
+
+
+def default_method(model_or_nodes) -> str:
+    """The method ``convert`` uses when none is given: ``"qcfs"`` for models with QCFS activations, else ``"ecc"``.
+
+    Args:
+        model_or_nodes: A model (or its path), or its lowered IR nodes.
+
+    Examples:
+        >>> import spkeras
+        >>> default_method(spkeras.demo.DEMO_MODEL_PATH)
+        'ecc'
+    """
+    if isinstance(model_or_nodes, list):
+        layers = [node.source for node in model_or_nodes]
+    else:  # the graph only: no converter runs (no warnings or logs twice)
+        layers = [node.layer for node in graph.model_graph(io.load_model(model_or_nodes))]
+    return "qcfs" if any(isinstance(layer, QuantizedClipFloorShift) for layer in layers) else "ecc"
 
 
 def _spike_value_for(nodes, settings, explicit: bool, model_name: str):
