@@ -55,6 +55,7 @@ from spkeras.cli_support import (  # noqa: F401
     _check_positive,
     _fit_channels,
     _is_spiking,
+    _labelled_data,
     _labels,
     _load,
     _load_arrays,

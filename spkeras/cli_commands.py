@@ -33,6 +33,7 @@ from spkeras.cli_support import (  # noqa: F401
     _check_positive,
     _fit_channels,
     _is_spiking,
+    _labelled_data,
     _labels,
     _load,
     _load_arrays,
@@ -68,11 +69,7 @@ def _convert(arguments) -> int:
         if arguments.limit:
             x = x[: arguments.limit]
     if arguments.data:
-        x_test, y_test = _load_arrays(arguments.data, "--data")
-        y_test = _labels(arguments.data, y_test, "--data")
-        x_test = _fit_channels(x_test, model)
-        if arguments.test_limit:
-            x_test, y_test = x_test[: arguments.test_limit], y_test[: arguments.test_limit]
+        x_test, y_test = _labelled_data(arguments.data, "--data", model, arguments.test_limit)
     with _results_stay_on_stdout():
         if calibrate is not None:
             options.setdefault("calibrate", calibrate)
@@ -108,11 +105,7 @@ def _finetune(arguments) -> int:
     import spkeras
 
     model = _load(arguments.model, "MODEL")
-    x, y = _load_arrays(arguments.data, "--data")
-    y = _labels(arguments.data, y, "--data")
-    x = _fit_channels(x, model)
-    if arguments.limit:
-        x, y = x[: arguments.limit], y[: arguments.limit]
+    x, y = _labelled_data(arguments.data, "--data", model, arguments.limit)
     with _results_stay_on_stdout():
         tuned = spkeras.finetune(
             model,
@@ -156,11 +149,7 @@ def _evaluate(arguments) -> int:
     ann = _load(arguments.ann, "--ann") if arguments.ann else None
     if ann is not None and _is_spiking(ann):
         raise UsageError(f"--ann must be the source ANN, not a converted model. Received: --ann='{arguments.ann}'.")
-    x, y = _load_arrays(arguments.data, "--data")
-    y = _labels(arguments.data, y, "--data")
-    x = _fit_channels(x, snn)
-    if arguments.limit:
-        x, y = x[: arguments.limit], y[: arguments.limit]
+    x, y = _labelled_data(arguments.data, "--data", snn, arguments.limit)
     with _results_stay_on_stdout():
         ann_accuracy = None if ann is None else _ann_accuracy(ann, x, y, arguments.batch_size)
         result = spkeras.evaluate(

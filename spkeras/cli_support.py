@@ -266,6 +266,16 @@ def _labels(path, y, option: str):
 # Output
 
 
+def _labelled_data(path, option: str, model, limit: int | None):
+    """Inputs and labels of an ``.npz`` for ``model`` (channel axis added if needed), the first ``limit`` only."""
+    x, y = _load_arrays(path, option)
+    y = _labels(path, y, option)
+    x = _fit_channels(x, model)
+    if limit:
+        x, y = x[:limit], y[:limit]
+    return x, y
+
+
 def _report(result, snn, ann_accuracy: float | None) -> dict:
     """The JSON report: the result, the ANN baseline, chance level, conversion loss per step and metrics."""
     from spkeras.metrics import summarize
