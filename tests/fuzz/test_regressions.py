@@ -1,7 +1,7 @@
-"""Regression tests for the bugs the fuzzing harness found (``xfail(strict=True)`` until fixed).
+"""Regression tests for the bugs the fuzzing harness found (``xfail(strict=True)`` while one is open).
 
 The crafted inputs are in ``tests/fuzz/crashers/`` (each made by one mutation of a corpus file, named in
-its test). A fix turns the test into an XPASS, which fails the run: remove the ``xfail`` mark then.
+its test). A fix turns such a test into an XPASS, which fails the run: remove the ``xfail`` mark then.
 """
 
 from __future__ import annotations
@@ -36,11 +36,6 @@ def _demo_calibration(count: int = 20) -> np.ndarray:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: load_model hangs (> 45 s, h5py reading an attribute in Keras's legacy loader) on a corrupted .h5; "
-    "check_model_file only checks that 'model_config' is listed, never that the attributes can be read",
-)
 @pytest.mark.parametrize(
     "name",
     [
@@ -75,6 +70,40 @@ def test_huge_declared_layer_is_refused_before_allocating(tmp_path):
     result = run_isolated(_LOAD_IN_A_CHILD.format(path=str(path)), timeout=120, memory_limit=1.5e9)
     assert result.killed is None, f"killed ({result.killed}), peak {result.peak_rss / 2**30:.1f} GiB resident"
     assert "VALUEERROR" in result.stdout and "'hidden'" in result.stdout
+
+
+def _collection(*objects: tuple[int, int], size: int = 4096) -> bytes:
+    """A global heap collection: header, then (index, size) objects with zero data, then the bytes left."""
+    body = b""
+    for index, length in objects:
+        padded = length if index == 0 else -(-length // 8) * 8
+        body += (
+            index.to_bytes(2, "little")
+            + bytes(6)
+            + length.to_bytes(8, "little")
+            + bytes(max(padded - 16, 0) if index == 0 else padded)
+        )
+    return b"GCOL\x01\x00\x00\x00" + size.to_bytes(8, "little") + body + bytes(max(size - 16 - len(body), 0))
+
+
+def test_global_heap_walk_matches_hdf5():
+    from spkeras.io import _heap_collection_damage
+
+    assert _heap_collection_damage(_collection((1, 6), (2, 10), (0, 4096 - 16 - 24 - 32)), 0, 8) is None
+    assert "empty free-space record" in _heap_collection_damage(_collection((1, 6), (0, 0)), 0, 8)
+    assert "runs past the end of the heap" in _heap_collection_damage(_collection((1, 10**6)), 0, 8)
+    assert "past the end of the file" in _heap_collection_damage(_collection((1, 6), size=2**20)[:40], 0, 8)
+
+
+def test_heap_signature_inside_the_weights_is_not_mistaken_for_a_heap(tmp_path):
+    """Weights whose bytes spell a damaged heap collection (a chance match) still load."""
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(16, name="hidden"), keras.layers.Dense(2)])
+    kernel = np.frombuffer(_collection((1, 6), (0, 0), size=4096)[:384], "float32").reshape(6, 16)
+    model.get_layer("hidden").kernel.assign(kernel)
+    for suffix in (".h5", ".keras"):
+        model.save(tmp_path / f"chance{suffix}")
+        loaded = spkeras.load_model(tmp_path / f"chance{suffix}")
+        np.testing.assert_array_equal(loaded.get_layer("hidden").get_weights()[0], kernel)
 
 
 def test_h5_with_an_unreadable_object_is_a_value_error():
