@@ -173,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     info.add_argument("model", metavar="MODEL", help="model file (.h5, .hdf5 or .keras)")
-    info.add_argument("--max-pooling", default="average", choices=["average", "error"], help="MaxPooling2D policy")
+    info.add_argument(
+        "--max-pooling", default="average", choices=["average", "spiking", "error"], help="MaxPooling2D policy"
+    )
     info.set_defaults(handler=_info)
 
     export = commands.add_parser(

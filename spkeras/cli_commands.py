@@ -149,7 +149,13 @@ def _evaluate(arguments) -> int:
     ann = _load(arguments.ann, "--ann") if arguments.ann else None
     if ann is not None and _is_spiking(ann):
         raise UsageError(f"--ann must be the source ANN, not a converted model. Received: --ann='{arguments.ann}'.")
-    x, y = _labelled_data(arguments.data, "--data", snn, arguments.limit)
+    events = arguments.encoding == "events"
+    if events and ann is not None:
+        raise UsageError(
+            "--ann cannot be measured on event sequences (the ANN takes one static input, not a bin per step). "
+            f"Received: --encoding events with --ann='{arguments.ann}'. Leave out --ann, or evaluate static images."
+        )
+    x, y = _labelled_data(arguments.data, "--data", snn, arguments.limit, events=events)
     with _results_stay_on_stdout():
         ann_accuracy = None if ann is None else _ann_accuracy(ann, x, y, arguments.batch_size)
         result = spkeras.evaluate(

@@ -4,7 +4,7 @@
 # against the library after parsing (so a new method or calibration mode works before it is listed here);
 # tests/cli check that every listed name exists there.
 METHOD_NAMES = ("augmapping", "channelwise", "ecc", "max", "opi", "qcfs", "robust", "termapping")
-ENCODING_NAMES = ("analog", "poisson", "count")
+ENCODING_NAMES = ("analog", "poisson", "count", "events")
 # Post-conversion calibration: the modes and pipelines of spkeras.calibration.post, and "none".
 CALIBRATION_NAMES = ("none", "threshold", "bias", "potential", "per_step", "light", "advanced")
 # Extensions --plot accepts; matplotlib picks the format by the extension.

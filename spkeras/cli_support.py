@@ -223,10 +223,13 @@ def _load_arrays(path, kind: str):
     return x, y
 
 
-def _fit_channels(x, model):
-    """Adds a trailing channel axis when the model expects one and the data lacks it (e.g. MNIST arrays)."""
+def _fit_channels(x, model, events: bool = False):
+    """Adds a trailing channel axis when the model expects one and the data lacks it (e.g. MNIST arrays).
+
+    With ``events``, samples are sequences ``(bins,) + input shape``: one more axis is expected.
+    """
     expected = tuple(model.inputs[0].shape[1:])
-    if x.ndim == len(expected) and expected[-1] == 1:
+    if x.ndim == len(expected) + int(events) and expected[-1] == 1:
         return x[..., None]
     return x
 
@@ -266,11 +269,14 @@ def _labels(path, y, option: str):
 # Output
 
 
-def _labelled_data(path, option: str, model, limit: int | None):
-    """Inputs and labels of an ``.npz`` for ``model`` (channel axis added if needed), the first ``limit`` only."""
+def _labelled_data(path, option: str, model, limit: int | None, events: bool = False):
+    """Inputs and labels of an ``.npz`` for ``model`` (channel axis added if needed), the first ``limit`` only.
+
+    With ``events``, the inputs are event sequences ``(N, bins) + input shape``.
+    """
     x, y = _load_arrays(path, option)
     y = _labels(path, y, option)
-    x = _fit_channels(x, model)
+    x = _fit_channels(x, model, events)
     if limit:
         x, y = x[:limit], y[:limit]
     return x, y

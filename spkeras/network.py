@@ -6,6 +6,8 @@ layer by its *role*:
 - ``"input"``: the model input;
 - ``"neuron"``: a spiking layer (an :class:`~spkeras.layers.IntegrateAndFire`, or any layer whose class sets
   ``spiking_neuron = True``, such as the SpKeras-compatible closed-form layer);
+- ``"temporal"``: a layer that carries state across time steps but emits no spikes of its own (any layer whose
+  class sets ``temporal_state = True``, such as :class:`~spkeras.layers.SpikingMaxPooling2D`);
 - ``"synaptic"``: a layer with a kernel whose output is a weighted sum of its inputs (Conv1D, Conv2D,
   DepthwiseConv2D, SeparableConv2D, Dense);
 - ``"other"``: everything else (pooling, padding, flatten, merges, per-channel affine maps).
@@ -24,7 +26,7 @@ import numpy as np
 
 from spkeras import graph
 
-ROLES = ("input", "neuron", "synaptic", "other")
+ROLES = ("input", "neuron", "temporal", "synaptic", "other")
 SYNAPTIC_LAYERS = (
     keras.layers.Conv2D,
     keras.layers.Dense,
@@ -48,6 +50,8 @@ def role_of(layer: keras.layers.Layer) -> str:
         return "input"
     if getattr(layer, "spiking_neuron", False):
         return "neuron"
+    if getattr(layer, "temporal_state", False):
+        return "temporal"
     if isinstance(layer, SYNAPTIC_LAYERS):
         return "synaptic"
     return "other"
@@ -78,11 +82,13 @@ class SpikingNetwork:
         name: The model's name.
         nodes: The :class:`NetworkNode` list.
         neuron_positions: Positions of the ``"neuron"`` nodes, in network order.
+        temporal_positions: Positions of the ``"temporal"`` nodes (stateful, non-spiking), in network order.
     """
 
     name: str
     nodes: tuple[NetworkNode, ...]
     neuron_positions: tuple[int, ...]
+    temporal_positions: tuple[int, ...] = ()
 
     @property
     def neuron_layers(self) -> list[keras.layers.Layer]:
@@ -160,6 +166,7 @@ def spiking_network(model: keras.Model) -> SpikingNetwork:
         name=model.name,
         nodes=nodes,
         neuron_positions=tuple(i for i, node in enumerate(nodes) if node.role == "neuron"),
+        temporal_positions=tuple(i for i, node in enumerate(nodes) if node.role == "temporal"),
     )
     _CACHE[model] = network
     return network

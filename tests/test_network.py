@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from spkeras import network
-from spkeras.layers import ChannelAffine, IntegrateAndFire
+from spkeras.layers import ChannelAffine, IntegrateAndFire, SpikingMaxPooling2D
 from tests.keras_session import _clean_keras_session  # noqa: F401  (no gc.collect per test)
 
 
@@ -56,7 +56,8 @@ def test_role_of_follows_the_spiking_neuron_marker_not_the_class():
     assert network.role_of(ChannelAffine()) == "other"
     assert network.role_of(keras.layers.ReLU()) == "other"
     assert network.role_of(keras.layers.InputLayer(shape=(2,))) == "input"
-    assert set(network.ROLES) == {"input", "neuron", "synaptic", "other"}
+    assert network.role_of(SpikingMaxPooling2D(2)) == "temporal"
+    assert set(network.ROLES) == {"input", "neuron", "temporal", "synaptic", "other"}
 
 
 def test_readers_are_the_inverse_of_inputs():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -266,12 +265,6 @@ def test_seeded_poisson_runs_are_identical_across_runs(spec, seed):
     np.testing.assert_array_equal(first.spikes_per_step, second.spikes_per_step)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: seeded Poisson input depends on the batch size (each batch draws from seed (seed, batch index) "
-    "over its own shape), so evaluate(..., encoding='poisson', seed=s) gives different spikes for batch_size=1 "
-    "and batch_size=N",
-)
 def test_seeded_poisson_runs_are_identical_across_batch_sizes():
     spec = {
         "height": 6,

@@ -29,6 +29,7 @@ def build_model(
     make_neuron: Callable[[int, Node, str], keras.layers.Layer],
     linear_weights: Callable[[int, Node], tuple[np.ndarray, np.ndarray]] | None = None,
     neuron_suffix: str = "spiking",
+    spiking: bool = False,
 ) -> tuple[keras.Model, dict[int, keras.layers.Layer]]:
     """Instantiates the IR as a new functional ``keras.Model``.
 
@@ -39,6 +40,7 @@ def build_model(
         linear_weights: ``linear_weights(index, node)`` returns ``(kernel, bias)`` for a linear node;
             defaults to the node's own kernel and bias.
         neuron_suffix: Suffix for neuron layers named after a convolution or Dense whose activation they replace.
+        spiking: Build the spiking form of structural steps that have one (``Step.make_spiking_layer``).
 
     Returns:
         ``(model, layers)`` where ``layers`` maps a node index to the new layer built for it.
@@ -60,7 +62,8 @@ def build_model(
             layer = make_neuron(index, node, names.unique(base))
             tensors[index] = layer(inputs)
         elif node.kind in ("linear", "affine", "structural", "merge"):
-            layer = node.make_layer(names.unique(node.name))
+            factory = node.make_spiking_layer if spiking and node.make_spiking_layer is not None else node.make_layer
+            layer = factory(names.unique(node.name))
             tensors[index] = layer(inputs)
             if node.kind == "linear":
                 kernel, bias = linear_weights(index, node) if linear_weights else (node.kernel, node.bias)
@@ -131,4 +134,5 @@ def build_snn(nodes: list[Node], site_scales: dict, settings, transform, name: s
         name,
         lambda index, node, layer_name: settings.make(thresholds[index], layer_name),
         lambda index, node: weights[index],
+        spiking=True,
     )

@@ -41,6 +41,9 @@ class Step:
         source: The source Keras layer the step comes from (names it in messages and in the new model).
         make_layer: For ``linear`` and ``structural`` steps: ``make_layer(name)`` returns a new, unbuilt
             Keras layer doing the same operation (for ``linear``: with a bias and no activation).
+        make_spiking_layer: For ``structural`` steps whose spiking form differs from the ANN's (spiking max
+            pooling): ``make_spiking_layer(name)`` returns the layer of the spiking network; ``None`` means
+            ``make_layer`` serves both.
         kernel: For ``linear``: the kernel, output channels on the last axis.
         bias: For ``linear``: the bias, one value per output channel.
         scale: For ``batchnorm``: the per-channel multiplier.
@@ -56,6 +59,7 @@ class Step:
     kind: str
     source: keras.layers.Layer
     make_layer: Callable[[str], keras.layers.Layer] | None = None
+    make_spiking_layer: Callable[[str], keras.layers.Layer] | None = None
     kernel: np.ndarray | None = None
     bias: np.ndarray | None = None
     scale: np.ndarray | None = None

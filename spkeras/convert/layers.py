@@ -147,32 +147,48 @@ def convert_flatten(layer, context):
 def convert_max_pooling(layer, context):
     _check_channels_last(layer)
     pool_size, strides, padding = layer.pool_size, layer.strides, layer.padding
-    average = (
-        keras.layers.AveragePooling2D if isinstance(layer, keras.layers.MaxPooling2D) else keras.layers.AveragePooling1D
-    )
+    two_d = isinstance(layer, keras.layers.MaxPooling2D)
+    average = keras.layers.AveragePooling2D if two_d else keras.layers.AveragePooling1D
+    options = {"pool_size": pool_size, "strides": strides, "padding": padding}
 
-    def make_layer(name):
-        return average(pool_size=pool_size, strides=strides, padding=padding, name=name)
+    def make_average(name):
+        return average(**options, name=name)
 
     if all(int(size) == 1 for size in np.atleast_1d(pool_size)):
         # A 1-wide window only subsamples (ResNet50V2's strided shortcuts): average pooling is the same op, exactly.
-        return [Step(kind="structural", source=layer, make_layer=make_layer)]
+        return [Step(kind="structural", source=layer, make_layer=make_average)]
+    if context.max_pooling == "spiking":
+        from spkeras.layers.pooling import SpikingMaxPooling1D, SpikingMaxPooling2D
+
+        maximum = keras.layers.MaxPooling2D if two_d else keras.layers.MaxPooling1D
+        spiking = SpikingMaxPooling2D if two_d else SpikingMaxPooling1D
+        # Max pooling commutes with a positive per-channel scale, so it stays a structural step: the ANN keeps
+        # its max pooling and the spiking network gets the gated form (see spkeras.layers.pooling).
+        return [
+            Step(
+                kind="structural",
+                source=layer,
+                make_layer=lambda name: maximum(**options, name=name),
+                make_spiking_layer=lambda name: spiking(**options, name=name),
+            )
+        ]
     if context.max_pooling == "error":
         raise UnsupportedLayerError(
             layer,
             "max pooling is not rate-compatible and max_pooling='error' was requested. "
             f"Received: pool_size={tuple(np.atleast_1d(pool_size))}, max_pooling='error'. "
-            "Pass max_pooling='average' to replace it by average pooling.",
+            "Pass max_pooling='spiking' for gated spiking max pooling, or 'average' to replace it by average "
+            "pooling.",
         )
     warnings.warn(
         f"{type(layer).__name__} layer '{layer.name}' is replaced by {average.__name__} with the same pool size, "
-        "strides and padding (max pooling has no exact spiking equivalent). This changes the network and usually "
-        "costs accuracy; retrain the ANN with average pooling for a lossless conversion, or pass "
-        "max_pooling='error' to refuse such models.",
+        "strides and padding (max_pooling='average'). This changes the network and usually costs accuracy; pass "
+        "max_pooling='spiking' to keep max pooling as gated spiking max pooling, retrain the ANN with average "
+        "pooling, or pass max_pooling='error' to refuse such models.",
         UserWarning,
         stacklevel=2,
     )
-    return [Step(kind="structural", source=layer, make_layer=make_layer)]
+    return [Step(kind="structural", source=layer, make_layer=make_average)]
 
 
 @register_converter(keras.layers.Add, keras.layers.Concatenate)

@@ -26,7 +26,7 @@ from spkeras.qcfs.layer import QuantizedClipFloorShift
 
 logger = logging.getLogger(__name__)
 
-MAX_POOLING_POLICIES = ("average", "error")
+MAX_POOLING_POLICIES = ("average", "spiking", "error")
 
 
 def fold_model(model: keras.Model, max_pooling: str = "average") -> keras.Model:
@@ -91,8 +91,10 @@ def convert(
         v_init: Override the method's initial potential (fraction of the threshold, in [0, 1)).
         spike_value: Override the spike parametrisation: ``"unit"`` (weights rescaled) or ``"threshold"``
             (weights unchanged, spikes carry θ).
-        max_pooling: ``"average"`` replaces MaxPooling2D by AveragePooling2D with a warning;
-            ``"error"`` refuses models with max pooling.
+        max_pooling: How MaxPooling2D/MaxPooling1D is converted: ``"spiking"`` keeps max pooling as a gated
+            spiking max pooling (:class:`~spkeras.layers.SpikingMaxPooling2D`: the increase of each window's
+            largest accumulated input passes); ``"average"`` replaces it by average pooling with a warning (the
+            network changes); ``"error"`` refuses models with max pooling.
         batch_size: Calibration batch size for NumPy input (the global batch under a strategy).
         calibrate: Post-conversion calibration for ``timesteps`` (see :mod:`spkeras.calibration.post`): None
             (default), ``"threshold"``, ``"bias"``, ``"potential"``, a list of them, or a pipeline name

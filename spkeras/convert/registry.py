@@ -24,7 +24,7 @@ class ConversionContext:
 
     Attributes:
         is_output: Whether the layer produces the model's output.
-        max_pooling: Policy for ``MaxPooling2D``: ``"average"`` or ``"error"``.
+        max_pooling: Policy for ``MaxPooling2D``: ``"average"``, ``"spiking"`` or ``"error"``.
     """
 
     is_output: bool = False

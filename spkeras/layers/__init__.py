@@ -2,6 +2,7 @@
 
 from spkeras.layers.affine import ChannelAffine
 from spkeras.layers.neurons import IntegrateAndFire
+from spkeras.layers.pooling import SpikingMaxPooling1D, SpikingMaxPooling2D
 from spkeras.layers.settings import NeuronSettings
 from spkeras.layers.signed import AugmentedIntegrateAndFire, TernaryIntegrateAndFire
 
@@ -10,5 +11,7 @@ __all__ = [
     "ChannelAffine",
     "IntegrateAndFire",
     "NeuronSettings",
+    "SpikingMaxPooling1D",
+    "SpikingMaxPooling2D",
     "TernaryIntegrateAndFire",
 ]

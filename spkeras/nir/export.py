@@ -121,6 +121,12 @@ class Exporter:
             return Tensor((name,), shape)
         if node.role == "neuron":
             return neurons.export_neuron(self, position, layer, inputs[0])
+        if node.role == "temporal":
+            raise Refused(
+                "it carries state across steps (spiking max pooling keeps each neuron's accumulated input), which no "
+                "NIR primitive expresses. Received: a model converted with max_pooling='spiking'. Convert with "
+                "max_pooling='average' (or train with average pooling) to export it."
+            )
         source = inputs[0] if inputs else None
         from spkeras.nir.export_layers import HANDLERS, check_channels_last
 

@@ -49,7 +49,7 @@ def spike_trains(snn: keras.Model, x, timesteps: int = 32) -> dict[str, np.ndarr
         [(16, 2), (16, 2)]
     """
     simulator = get_simulator(snn, timesteps)
-    x = validation.check_array_inputs(x, simulator.input_shape, "x")
+    x = simulator.check_inputs(x)
     trains = simulator.spike_trains(tf.convert_to_tensor(np.asarray(x, dtype="float32")), tf.constant([0, 0], tf.int64))
     return {name: train.numpy() for name, train in zip(simulator.layer_names, trains)}
 
@@ -92,11 +92,11 @@ def record(
     """
     simulator = get_simulator(snn, timesteps, chunk_size=chunk_size, encoding=encoding)
     batch_size = validation.check_batch_size(batch_size)
-    x = validation.check_array_inputs(x, simulator.input_shape, "x")
+    x = simulator.check_inputs(x)
     seed = validation.check_seed(seed)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in simulator.layer_names + ["output"]}
-    for index, (_, batch) in enumerate(array_batches(x, batch_size)):
-        output, layer_values = simulator.mean_values(batch, tf.constant([seed, index], tf.int64))
+    for start, batch in array_batches(x, batch_size):
+        output, layer_values = simulator.mean_values(batch, tf.constant([seed, start], tf.int64))
         parts["output"].append(output.numpy())
         for name, value in zip(simulator.layer_names, layer_values):
             parts[name].append(value.numpy())
@@ -129,9 +129,12 @@ def evaluate(
             fastest and leanest on CPU (benchmarks/simulation_speed.py). Larger chunks turn each synaptic layer
             into one op over ``chunk_size`` steps, which can pay off on accelerators.
         encoding: ``"analog"`` (the image is a constant input current every step, default), ``"poisson"``
-            (Bernoulli spikes with probability x per step) or ``"count"`` (x·T spikes spread evenly).
+            (Bernoulli spikes with probability x per step), ``"count"`` (x·T spikes spread evenly) or
+            ``"events"`` (``x`` holds event sequences ``(N, bins) + input_shape``, e.g. DVS events binned into
+            frames; step t receives bin t, so ``bins >= timesteps``).
         jit_compile: Compile the time loop with XLA.
-        seed: Seed of the ``"poisson"`` encoding; the same seed gives the same result.
+        seed: Seed of the ``"poisson"`` encoding; the same seed gives the same spikes for any ``batch_size`` (each
+            draw depends on the seed, the image's index in ``x``, the step and the pixel).
         strategy: A ``tf.distribute.Strategy`` to split each batch across devices (``batch_size`` is then the
             global batch). Defaults to the strategy whose ``scope()`` is active, if any.
         verbose: Show a progress bar.
@@ -150,7 +153,7 @@ def evaluate(
     started = time.perf_counter()
     simulator = get_simulator(snn, timesteps, chunk_size=chunk_size, encoding=encoding, jit_compile=jit_compile)
     batch_size = validation.check_batch_size(batch_size)
-    x = validation.check_array_inputs(x, simulator.input_shape, "x")
+    x = simulator.check_inputs(x)
     labels = validation.check_labels(y, len(x), simulator.num_classes)
     seed = validation.check_seed(seed)
     correct = np.zeros(simulator.timesteps)
@@ -165,11 +168,12 @@ def evaluate(
             run = distribute.replicated(strategy, simulator.batch_counts)
             arrays = (np.asarray(x, dtype="float32"), labels)
             for index, (batch, batch_labels) in distribute.distributed_batches(strategy, arrays, batch_size):
-                yield (index + 1) * batch_size, run(batch, batch_labels, tf.constant([seed, index], tf.int64))
+                start = index * batch_size
+                yield start + batch_size, run(batch, batch_labels, tf.constant([seed, start], tf.int64))
             return
-        for index, (start, batch) in enumerate(array_batches(x, batch_size)):
+        for start, batch in array_batches(x, batch_size):
             batch_labels = tf.constant(labels[start : start + batch_size])
-            parts = simulator.run_batch(batch, batch_labels, tf.constant([seed, index], tf.int64))
+            parts = simulator.run_batch(batch, batch_labels, tf.constant([seed, start], tf.int64))
             yield start + batch_size, [[part.numpy() for part in parts]]
 
     for done, replicas in batch_results():

@@ -20,6 +20,7 @@ import weakref
 from typing import NamedTuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from spkeras import graph, validation
@@ -88,7 +89,8 @@ class Simulator(MeasurementsMixin):
         snn: A model returned by :func:`spkeras.convert` (or loaded from its ``.keras`` file).
         timesteps: Number of steps T.
         chunk_size: Steps processed per layer sweep (memory ∝ chunk_size); rounded down to a divisor of T.
-        encoding: Input encoding: ``"analog"``, ``"poisson"`` or ``"count"`` (see :mod:`spkeras.layers.encoders`).
+        encoding: Input encoding: ``"analog"``, ``"poisson"``, ``"count"`` or ``"events"`` (inputs of shape
+            ``(batch, bins) + input_shape``, one bin per step; see :mod:`spkeras.layers.encoders`).
         jit_compile: Compile the whole loop with XLA.
         require_neurons: Refuse models without spiking layers (an ANN passed by mistake); ``False`` for the
             partial networks measured during calibration.
@@ -121,6 +123,9 @@ class Simulator(MeasurementsMixin):
         self.network = spiking_network(snn)
         self.nodes = self.network.nodes
         self.neuron_positions = list(self.network.neuron_positions)
+        # Stateful layers that emit no spikes of their own (spiking max pooling): stepped like neurons, their
+        # states carried after the neurons' states, no spikes counted.
+        self.temporal_positions = list(self.network.temporal_positions)
         if not self.neuron_positions and require_neurons:
             raise ValueError(
                 f"Model '{snn.name}' has no IntegrateAndFire layers. Received: an ANN. Convert it first with "
@@ -134,6 +139,8 @@ class Simulator(MeasurementsMixin):
             )
         self.layer_names = [layer.name for layer in self.network.neuron_layers]
         self.input_shape = tuple(snn.inputs[0].shape[1:])
+        # What one sample of the simulator's input looks like: an event sequence has a leading bins axis.
+        self.sample_shape = ((None,) if encoding == "events" else ()) + self.input_shape
         self.num_classes = int(snn.outputs[0].shape[-1])
         self.output_shape = tuple(snn.outputs[0].shape[1:])
         self.traces = 0
@@ -143,7 +150,7 @@ class Simulator(MeasurementsMixin):
         self.run_batch = tf.function(
             self.batch_counts,
             input_signature=[
-                tf.TensorSpec((None,) + self.input_shape, tf.float32),
+                tf.TensorSpec((None,) + self.sample_shape, tf.float32),
                 tf.TensorSpec((None,), tf.int64),
                 tf.TensorSpec((2,), tf.int64),
             ],
@@ -153,6 +160,30 @@ class Simulator(MeasurementsMixin):
             autograph=False,
         )
 
+    def check_inputs(self, x, argument: str = "x"):
+        """Checks a NumPy input for this simulator (see :func:`spkeras.validation.check_array_inputs`).
+
+        For ``encoding="events"`` the samples are sequences ``(bins,) + input_shape`` with at least ``timesteps``
+        bins (step t reads bin t).
+        """
+        if self.encoding != "events":
+            return validation.check_array_inputs(x, self.input_shape, argument)
+        shape = tuple(np.shape(x)) if not isinstance(x, tf.data.Dataset) else None
+        if shape is not None and len(shape) == len(self.input_shape) + 1:
+            raise ValueError(
+                f"encoding='events' needs event sequences of shape (N, bins) + {self.input_shape}, one bin per "
+                f"step. Received: {argument}.shape={shape}. Bin the events into frames (N, T, ...), or use "
+                "encoding='analog' for static inputs."
+            )
+        x = validation.check_array_inputs(x, self.sample_shape, argument)
+        if x.shape[1] < self.timesteps:
+            raise ValueError(
+                f"encoding='events' reads one bin per step, so {argument} needs at least timesteps={self.timesteps} "
+                f"bins. Received: {argument}.shape={tuple(x.shape)} ({x.shape[1]} bins). Pass timesteps <= "
+                f"{x.shape[1]} or bin the events more finely."
+            )
+        return x
+
     def _compile(self, name, method):
         """``method(x, seed)`` compiled once for any batch size."""
         if name not in self._compiled:
@@ -160,7 +191,7 @@ class Simulator(MeasurementsMixin):
                 method,
                 autograph=False,
                 input_signature=[
-                    tf.TensorSpec((None,) + self.input_shape, tf.float32),
+                    tf.TensorSpec((None,) + self.sample_shape, tf.float32),
                     tf.TensorSpec((2,), tf.int64),
                 ],
             )
@@ -218,7 +249,17 @@ class Simulator(MeasurementsMixin):
             if position in values:
                 continue
             arguments = [values[i] for i in node.inputs]
+            if node.role == "temporal" and any(dynamic for dynamic, _ in arguments):
+                slot = len(self.neuron_positions) + self.temporal_positions.index(position)
+                current, state, outputs = arguments[0][1], states[slot], []
+                for step in range(self.chunk_size):
+                    output, state = node.layer.step(current[step], state)
+                    outputs.append(output)
+                new_states[slot] = state
+                values[position] = (True, tf.stack(outputs))
+                continue
             if node.role != "neuron":
+                # A temporal layer on a constant input is its plain Keras call (e.g. max pooling of a constant).
                 values[position] = self._apply(node.layer, arguments, batch)
                 continue
             slot = self.neuron_positions.index(position)
@@ -250,8 +291,9 @@ class Simulator(MeasurementsMixin):
     # -- the time loop -------------------------------------------------------------------------------------
 
     def initial_states(self, batch) -> list:
-        """The state of every spiking layer at t = 0 for ``batch`` samples."""
-        return [self.nodes[i].layer.initial_state(batch) for i in self.neuron_positions]
+        """The state of every spiking layer, then of every temporal layer, at t = 0 for ``batch`` samples."""
+        positions = self.neuron_positions + self.temporal_positions
+        return [self.nodes[i].layer.initial_state(batch) for i in positions]
 
     def fold(self, x, body, initial, seed):
         """Runs all chunks on ``x``, folding each chunk's results into a carry.
@@ -283,6 +325,11 @@ class Simulator(MeasurementsMixin):
         batch = tf.shape(x)[0]
         chunks = self.timesteps // self.chunk_size
         layers = len(self.neuron_positions)
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            # Each replica numbers its own samples: give every replica its own range of sample indices.
+            replica = tf.cast(context.replica_id_in_sync_group, tf.int64)
+            seed = seed + tf.stack([tf.constant(0, tf.int64), replica * (1 << 24)])
 
         def body(index, result, carry):
             accumulated, correct, spikes, events = carry

@@ -468,3 +468,22 @@ def test_custom_layer_message_points_to_the_python_api(tmp_path, capsys):
     assert cli.main(["info", str(path)]) == 2
     error = _one_line_error(capsys)
     assert "command line cannot load" in error and "custom layer" in error and f"MODEL='{path}'" in error
+
+
+def test_evaluate_event_sequences(converted, capsys):
+    folder, model_path, snn_path = converted
+    with np.load(folder / "test.npz") as data:
+        x, y = data["x_test"], data["y_test"]
+    np.savez(folder / "events.npz", x_test=np.repeat(x[:, None], 16, axis=1), y_test=y)
+    argv = ["evaluate", str(snn_path), "--data", str(folder / "events.npz"), "-T", "16", "--quiet"]
+    report_path = folder / "events.json"
+    assert cli.main([*argv, "--encoding", "events", "--json", str(report_path)]) == 0
+    assert json.loads(report_path.read_text())["encoding"] == "events"
+    capsys.readouterr()
+    # The ANN takes one static input, so no baseline can be measured on event sequences.
+    assert cli.main([*argv, "--encoding", "events", "--ann", str(model_path)]) == 2
+    assert "--ann cannot be measured on event sequences" in _one_line_error(capsys)
+    # Static images with encoding events: one line naming the expected shape.
+    static = ["evaluate", str(snn_path), "--data", str(folder / "test.npz"), "-T", "16", "--quiet"]
+    assert cli.main([*static, "--encoding", "events"]) == 2
+    assert "(N, bins)" in _one_line_error(capsys)
