@@ -50,12 +50,6 @@ def test_corrupted_h5_is_refused_without_hanging(name):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a declared Dense(units=200,000,000) in an .h5's model_config is built and its 4.8 GB kernel "
-    "allocated before anything checks the size (the fuzz run saw a worker pass 3 GB resident); it should be refused "
-    "by name before allocating",
-)
 def test_huge_declared_layer_is_refused_before_allocating(tmp_path):
     import h5py
 
@@ -104,6 +98,35 @@ def test_heap_signature_inside_the_weights_is_not_mistaken_for_a_heap(tmp_path):
         model.save(tmp_path / f"chance{suffix}")
         loaded = spkeras.load_model(tmp_path / f"chance{suffix}")
         np.testing.assert_array_equal(loaded.get_layer("hidden").get_weights()[0], kernel)
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_huge_declared_layer_is_refused_by_the_file_check(tmp_path, suffix):
+    """check_model_file refuses it without Keras (so a regression fails here instead of allocating)."""
+    import json
+    import zipfile
+
+    import h5py
+
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, name="hidden"), keras.layers.Dense(2)])
+    path = tmp_path / f"huge{suffix}"
+    model.save(path)
+    if suffix == ".h5":
+        with h5py.File(path, "r+") as handle:
+            config = json.loads(handle.attrs["model_config"])
+            config["config"]["layers"][1]["config"]["units"] = 2**31
+            handle.attrs["model_config"] = json.dumps(config)
+    else:
+        with zipfile.ZipFile(path) as archive:
+            entries = {name: archive.read(name) for name in archive.namelist()}
+        config = json.loads(entries["config.json"])
+        config["config"]["layers"][1]["config"]["units"] = 2**31
+        entries["config.json"] = json.dumps(config).encode()
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in entries.items():
+                archive.writestr(name, data)
+    with pytest.raises(ValueError, match=r"layer 'hidden' \(Dense\).*Received: units=2147483648"):
+        spkeras.io.check_model_file(path)
 
 
 def test_h5_with_an_unreadable_object_is_a_value_error():

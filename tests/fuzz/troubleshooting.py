@@ -58,6 +58,15 @@ def _files():
         config = json.loads(handle.attrs["model_config"])
         config["config"]["layers"][-1]["class_name"] = "MyCustomLayer"
         handle.attrs["model_config"] = json.dumps(config)
+    heap = bytearray(data)  # the first object of the global heap (attribute strings) zeroed: HDF5 would hang
+    start = heap.index(b"GCOL")
+    heap[start + 16 : start + 32] = bytes(16)
+    pathlib.Path("damaged_heap.h5").write_bytes(bytes(heap))
+    pathlib.Path("huge_layer.h5").write_bytes(data)
+    with h5py.File("huge_layer.h5", "r+") as handle:
+        config = json.loads(handle.attrs["model_config"])
+        config["config"]["layers"][-1]["config"]["units"] = 10**9
+        handle.attrs["model_config"] = json.dumps(config)
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (8, 8, 8, 1)).astype("float32")
     np.savez("data.npz", x=x, y=rng.integers(0, 3, 8))
@@ -116,6 +125,8 @@ def cases():
         (files, "a `.keras` zip named `.h5`", lambda: load("zip_named.h5")),
         (files, "a truncated `.h5` (interrupted download)", lambda: load("truncated.h5")),
         (files, "a truncated `.keras`", lambda: load("truncated.keras")),
+        (files, "a damaged `.h5` (HDF5's global heap overwritten; HDF5 would hang)", lambda: load("damaged_heap.h5")),
+        (files, "a config that declares an enormous layer (`units=10**9`)", lambda: load("huge_layer.h5")),
         (files, "a weights-only file (`save_weights`)", lambda: load("weights.h5")),
         (files, "a zip without `config.json`", lambda: load("no_config.keras")),
         (files, "a `Lambda` layer (untrusted code)", lambda: load("lambda.keras")),
