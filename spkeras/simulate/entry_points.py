@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from spkeras import distribute, validation
 from spkeras.progress import progress_bar
+from spkeras.simulate import budget
 from spkeras.simulate.result import SimulationResult
 from spkeras.simulate.simulator import get_simulator
 
@@ -94,6 +95,7 @@ def record(
     batch_size = validation.check_batch_size(batch_size)
     x = simulator.check_inputs(x)
     seed = validation.check_seed(seed)
+    budget.check_simulation(simulator, len(x), batch_size)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in simulator.layer_names + ["output"]}
     for start, batch in array_batches(x, batch_size):
         output, layer_values = simulator.mean_values(batch, tf.constant([seed, start], tf.int64))
@@ -156,6 +158,7 @@ def evaluate(
     x = simulator.check_inputs(x)
     labels = validation.check_labels(y, len(x), simulator.num_classes)
     seed = validation.check_seed(seed)
+    budget.check_simulation(simulator, len(x), batch_size)
     correct = np.zeros(simulator.timesteps)
     spikes = np.zeros((simulator.timesteps, len(simulator.layer_names)))
     events = np.zeros_like(spikes)

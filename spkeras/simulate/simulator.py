@@ -26,6 +26,7 @@ import tensorflow as tf
 from spkeras import graph, validation
 from spkeras.layers.encoders import ENCODINGS, encode_chunk
 from spkeras.network import spiking_network
+from spkeras.simulate import budget
 from spkeras.simulate.measurements import MeasurementsMixin
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class Simulator(MeasurementsMixin):
     ):
         if encoding not in ENCODINGS:
             raise ValueError(f"`encoding` must be one of {ENCODINGS}. Received: encoding={encoding!r}.")
-        self.timesteps = validation.check_timesteps(timesteps)
+        self.timesteps = budget.check_timesteps_budget(validation.check_timesteps(timesteps))
         requested = DEFAULT_CHUNK_SIZE if chunk_size is None else validation.check_timesteps(chunk_size, "chunk_size")
         self.chunk_size = _largest_divisor_at_most(self.timesteps, requested)
         self.encoding = encoding
