@@ -39,6 +39,7 @@ import os
 import pathlib
 import tempfile
 import zipfile
+import zlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -504,14 +505,22 @@ def _check_keras_config(path: pathlib.Path, prefix: str, received: str) -> None:
             if config_entry.file_size > 64 * 2**20:
                 return  # not parsed here; Keras's own loader applies its limits to such an entry
             text = archive.read(config_entry).decode("utf-8")
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, NotImplementedError, RuntimeError, EOFError) as error:
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        UnicodeDecodeError,
+        NotImplementedError,
+        RuntimeError,
+        EOFError,
+        zlib.error,
+    ) as error:
         raise ValueError(
             f"{prefix} the zip archive is truncated or damaged ({error}); was the download or copy "
             f"interrupted? {received}"
         ) from error
     try:
         config = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise ValueError(f"{prefix} its config.json is not valid JSON ({error}). {received} {_DAMAGED_FIX}") from error
     weight_bytes = sum(e.file_size for e in entries if e.filename not in ("config.json", "metadata.json"))
     _check_declared_sizes(config, None, 2 * weight_bytes, prefix, received)

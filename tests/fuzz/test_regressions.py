@@ -129,6 +129,28 @@ def test_huge_declared_layer_is_refused_by_the_file_check(tmp_path, suffix):
         spkeras.io.check_model_file(path)
 
 
+def test_keras_file_whose_config_does_not_decompress_is_a_value_error(tmp_path):
+    """Found by the fuzz run: a bit flip inside the deflated config.json raised zlib.error out of the check."""
+    import zipfile
+
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, name="hidden"), keras.layers.Dense(2)])
+    model.save(tmp_path / "model.keras")
+    with zipfile.ZipFile(tmp_path / "model.keras") as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    path = tmp_path / "damaged.keras"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("config.json")
+    data = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + 2 : start + 10] = b"\xff" * 8  # the deflate stream no longer decodes
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="damaged.keras.*Received|Received.*damaged.keras"):
+        spkeras.load_model(path)
+
+
 def test_h5_with_an_unreadable_object_is_a_value_error():
     path = CRASHERS / "keyerror_object_type.h5"  # dense.h5: a config value replaced, a block spliced, 219 bytes zeroed
     with pytest.raises(ValueError, match="Received"):
