@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("model", metavar="MODEL", help="model file (.h5, .hdf5 or .keras)")
     info.add_argument(
-        "--max-pooling", default="average", choices=["average", "spiking", "error"], help="MaxPooling2D policy"
+        "--max-pooling", default="spiking", choices=["average", "spiking", "error"], help="MaxPooling2D policy"
     )
     info.set_defaults(handler=_info)
 

@@ -231,7 +231,7 @@ def convert_legacy(
         >>> len(plan.lambdas) == len(plan.norm_factors) + 1, plan.thresholds[0]
         (True, 100.0)
     """
-    nodes = lower_model(model)
+    nodes = lower_model(model, max_pooling="average")  # the compatibility path keeps its measured behaviour
     units = _layout(nodes)
     sites = _site_indices(units)
     lambdas = measure_lambdas(nodes, sites, x_train)

@@ -22,7 +22,7 @@ def _converter_for(layer):
     return find_converter(layer)
 
 
-def layer_report(model: keras.Model, max_pooling: str = "average") -> list[tuple[str, str, str | None]]:
+def layer_report(model: keras.Model, max_pooling: str = "spiking") -> list[tuple[str, str, str | None]]:
     """Says for every layer of ``model`` whether it converts, and why not if it does not.
 
     Args:
@@ -50,7 +50,7 @@ def layer_report(model: keras.Model, max_pooling: str = "average") -> list[tuple
     return report
 
 
-def lower_model(model: keras.Model, max_pooling: str = "average") -> list[Node]:
+def lower_model(model: keras.Model, max_pooling: str = "spiking") -> list[Node]:
     """Converts every layer of ``model`` into IR nodes, in topological order.
 
     All layers are checked before anything is returned; if several cannot be converted, the error lists

@@ -28,7 +28,7 @@ class ConversionContext:
     """
 
     is_output: bool = False
-    max_pooling: str = "average"
+    max_pooling: str = "spiking"
 
 
 def register_converter(*layer_classes: type) -> Callable:

@@ -153,7 +153,7 @@ def test_max_pooling_1d_follows_the_max_pooling_policy():
         # pytest.warns re-emits unmatched warnings without their module (see test_registry.py): NumPy 2's notice
         # from keras.ops.convert_to_numpy on TensorFlow variables is not spkeras's.
         warnings.filterwarnings("ignore", message="__array__ implementation", category=DeprecationWarning)
-        folded = fold_model(model)
+        folded = fold_model(model, max_pooling="average")
     assert "AveragePooling1D" in _types(folded)
     with pytest.raises(UnsupportedLayerError, match="'pool1d'.*max_pooling='error'"):
         fold_model(model, max_pooling="error")

@@ -212,7 +212,7 @@ def test_max_pooling_warns_and_becomes_average_pooling():
     model = _max_pool_model()
     with pytest.warns(UserWarning, match="MaxPooling2D layer 'max_pool' is replaced by AveragePooling2D"):
         _ignore_tensorflow_array_deprecation()
-        folded = fold_model(model)
+        folded = fold_model(model, max_pooling="average")
     types = [type(layer).__name__ for layer in folded.layers]
     assert "MaxPooling2D" not in types
     pool = folded.layers[types.index("AveragePooling2D")]
@@ -368,6 +368,7 @@ def test_layer_report_for_lstm_and_max_pooling_policy():
     assert "max_pooling='error'" in refused["max_pool"]
     with pytest.warns(UserWarning, match="max_pool"):
         _ignore_tensorflow_array_deprecation()
-        allowed = {name: reason for name, _, reason in layer_report(model)}
+        allowed = {name: reason for name, _, reason in layer_report(model, max_pooling="average")}
     assert allowed["max_pool"] is None
+    assert {name: reason for name, _, reason in layer_report(model)}["max_pool"] is None  # default: spiking
     assert all(reason is None for name, reason in refused.items() if name != "max_pool")
