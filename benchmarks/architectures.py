@@ -233,7 +233,7 @@ def trained_mobilenet_style(cifar):
     return model, info
 
 
-def measure_trained(cifar, test_images: int, methods: list[str]) -> dict:
+def measure_trained(cifar, test_images: int, methods: list[str], calibrate: str | None = None) -> dict:
     import spkeras
 
     model, info = trained_mobilenet_style(cifar)
@@ -244,7 +244,8 @@ def measure_trained(cifar, test_images: int, methods: list[str]) -> dict:
     result = {"model": "mobilenet_style", "training": info, "test_images": len(x_test), "ann_accuracy": ann}
     for method in methods:
         started = time.perf_counter()
-        snn = spkeras.convert(model, x_calibration, method=method, timesteps=max(REPORT_STEPS))
+        timesteps = 128 if calibrate else max(REPORT_STEPS)  # calibration tunes for the T of the target
+        snn = spkeras.convert(model, x_calibration, method=method, timesteps=timesteps, calibrate=calibrate)
         converted = time.perf_counter() - started
         started = time.perf_counter()
         run = spkeras.evaluate(snn, x_test, y_test, timesteps=max(REPORT_STEPS))
@@ -269,6 +270,7 @@ def main(argv=None) -> int:
     parser.add_argument("--trained", action="store_true", help="the trained MobileNet-style net instead")
     parser.add_argument("--test-images", type=int, default=1000, help="test images for --trained")
     parser.add_argument("--methods", nargs="+", default=["ecc", "robust"], help="methods for --trained")
+    parser.add_argument("--calibrate", default=None, help="post-conversion calibration for --trained (for T=128)")
     arguments = parser.parse_args(argv)
 
     import json
@@ -327,9 +329,11 @@ def run_trained(cifar, arguments) -> int:
     output = pathlib.Path(arguments.output)
     cache = json.loads(output.read_text()) if output.is_file() else {"results": {}}
     key = f"mobilenet_style|n={arguments.test_images}|{'+'.join(arguments.methods)}"
+    if arguments.calibrate:
+        key += f"|calibrate={arguments.calibrate}"
     trained = cache.setdefault("trained", {})
     if key not in trained or arguments.refresh:
-        trained[key] = measure_trained(cifar, arguments.test_images, arguments.methods)
+        trained[key] = measure_trained(cifar, arguments.test_images, arguments.methods, arguments.calibrate)
         cache["machine"] = machine()
         write_json(cache, output)
     result = trained[key]
