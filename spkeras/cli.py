@@ -68,6 +68,8 @@ from spkeras.cli_support import (  # noqa: F401
     start_tensorflow,
 )
 
+NO_OVERWRITE_HELP = "refuse to replace an existing output file (by default outputs are replaced, like model.save)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``spkeras`` command (imports neither TensorFlow nor Keras).
@@ -125,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--test-limit", type=int, help="use only the first N samples of --data")
     convert.add_argument("--batch-size", type=int, default=100, help="images per batch for --data (100)")
     convert.add_argument("--quiet", action="store_true", help="no progress bars")
+    convert.add_argument("--no-overwrite", dest="overwrite", action="store_false", help=NO_OVERWRITE_HELP)
     convert.set_defaults(handler=_convert)
 
     finetune = commands.add_parser(
@@ -143,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--limit", type=int, help="use only the first N samples")
     finetune.add_argument("-o", "--output", required=True, help="output .keras file (written atomically)")
     finetune.add_argument("--quiet", action="store_true", help="no progress bar")
+    finetune.add_argument("--no-overwrite", dest="overwrite", action="store_false", help=NO_OVERWRITE_HELP)
     finetune.set_defaults(handler=_finetune)
 
     evaluate = commands.add_parser(
@@ -164,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="save an accuracy-vs-time-steps plot here (.png, .pdf or .svg, by extension; needs matplotlib)",
     )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
+    evaluate.add_argument("--no-overwrite", dest="overwrite", action="store_false", help=NO_OVERWRITE_HELP)
     evaluate.set_defaults(handler=_evaluate)
 
     info = commands.add_parser(
@@ -193,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="integrator: the output is the readout summed over steps (argmax = prediction); current: each "
         "step's readout current (integrator)",
     )
+    export.add_argument("--no-overwrite", dest="overwrite", action="store_false", help=NO_OVERWRITE_HELP)
     export.set_defaults(handler=_export_nir)
 
     demo = commands.add_parser(

@@ -48,7 +48,7 @@ from spkeras.cli_support import (  # noqa: F401
 
 
 def _convert(arguments) -> int:
-    output = _check_output(arguments.output, "-o/--output", (".keras",))
+    output = _check_output(arguments.output, "-o/--output", (".keras",), arguments.overwrite)
     _check_model_file(arguments.model, "MODEL")
     if arguments.calibration:
         _check_data_file(arguments.calibration, "--calibration")
@@ -76,7 +76,7 @@ def _convert(arguments) -> int:
         snn = spkeras.convert(
             model, x, method=arguments.method, timesteps=arguments.timesteps, verbose=not arguments.quiet, **options
         )
-        spkeras.save_model(snn, output)
+        spkeras.save_model(snn, output, overwrite=arguments.overwrite)
     from spkeras.convert.pipeline import default_method
 
     method = arguments.method or default_method(model)
@@ -98,7 +98,7 @@ def _convert(arguments) -> int:
 
 
 def _finetune(arguments) -> int:
-    output = _check_output(arguments.output, "-o/--output", (".keras",))
+    output = _check_output(arguments.output, "-o/--output", (".keras",), arguments.overwrite)
     _check_model_file(arguments.model, "MODEL")
     _check_data_file(arguments.data, "--data")
     start_tensorflow()
@@ -118,7 +118,7 @@ def _finetune(arguments) -> int:
             augment=arguments.augment,
             verbose=not arguments.quiet,
         )
-        spkeras.save_model(tuned, output)
+        spkeras.save_model(tuned, output, overwrite=arguments.overwrite)
     accuracy = tuned.finetune_history.get("accuracy", [float("nan")])[-1]
     print(
         f"fine-tuned {arguments.model} with QCFS (L={arguments.levels}, {arguments.epochs} epochs, "
@@ -129,8 +129,8 @@ def _finetune(arguments) -> int:
 
 
 def _evaluate(arguments) -> int:
-    json_path = _check_output(arguments.json, "--json", (".json",)) if arguments.json else None
-    plot_path = _check_output(arguments.plot, "--plot", PLOT_SUFFIXES) if arguments.plot else None
+    json_path = _check_output(arguments.json, "--json", (".json",), arguments.overwrite) if arguments.json else None
+    plot_path = _check_output(arguments.plot, "--plot", PLOT_SUFFIXES, arguments.overwrite) if arguments.plot else None
     if plot_path:
         _check_matplotlib()
     _check_model_file(arguments.model, "MODEL")
@@ -172,10 +172,10 @@ def _evaluate(arguments) -> int:
     print(result.table(reference_accuracy=ann_accuracy))
     print(report["metrics"].table())
     if json_path:
-        _write_json(json_path, report)
+        _write_json(json_path, report, arguments.overwrite)
     if plot_path:
         title = f"{pathlib.Path(arguments.model).name}: {result.num_images} images, {result.encoding} input"
-        _write_plot(plot_path, result, ann_accuracy, report["chance_accuracy"], title)
+        _write_plot(plot_path, result, ann_accuracy, report["chance_accuracy"], title, arguments.overwrite)
     return EXIT_OK
 
 
@@ -197,7 +197,7 @@ def _info(arguments) -> int:
 
 
 def _export_nir(arguments) -> int:
-    output = _check_output(arguments.output, "-o/--output", (".nir",))
+    output = _check_output(arguments.output, "-o/--output", (".nir",), arguments.overwrite)
     _check_model_file(arguments.model, "MODEL")
     try:
         importlib.import_module("nir")
@@ -215,7 +215,7 @@ def _export_nir(arguments) -> int:
             f"MODEL is not a converted spiking model (it has no spiking layers): convert it first with "
             f"'spkeras convert'. Received: MODEL='{arguments.model}'."
         )
-    graph = spkeras.export_nir(snn, output, readout=arguments.readout)
+    graph = spkeras.export_nir(snn, output, readout=arguments.readout, overwrite=arguments.overwrite)
     print(f"wrote {output}: {len(graph.nodes)} NIR nodes, {len(graph.edges)} edges, readout={arguments.readout}")
     return EXIT_OK
 

@@ -96,8 +96,9 @@ def _results_stay_on_stdout():
 # Checking arguments before any work
 
 
-def _check_output(path, option: str, suffixes: tuple[str, ...]) -> pathlib.Path:
-    """An output path: supported extension, existing writable folder, not a folder itself."""
+def _check_output(path, option: str, suffixes: tuple[str, ...], overwrite: bool = True) -> pathlib.Path:
+    """An output path: supported extension, existing writable folder, not a folder itself (nor an existing file
+    when ``overwrite`` is false, i.e. ``--no-overwrite``)."""
     path = pathlib.Path(path)
     if path.suffix.lower() not in suffixes:
         expected = " or ".join(suffixes) if len(suffixes) < 3 else ", ".join(suffixes[:-1]) + " or " + suffixes[-1]
@@ -109,6 +110,11 @@ def _check_output(path, option: str, suffixes: tuple[str, ...]) -> pathlib.Path:
         raise UsageError(f"The folder '{folder}' of {option} does not exist. Received: {option}='{path}'.")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"The folder '{folder}' of {option} is not writable. Received: {option}='{path}'.")
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise UsageError(
+            f"{option} already exists and --no-overwrite was given. Received: {option}='{path}'. Remove it, "
+            "choose another name, or drop --no-overwrite to replace it."
+        )
     return path
 
 
@@ -293,20 +299,20 @@ def _report(result, snn, ann_accuracy: float | None) -> dict:
     return report
 
 
-def _write_json(path, report: dict) -> None:
+def _write_json(path, report: dict, overwrite: bool = True) -> None:
     from spkeras.io import write_text
 
-    write_text(path, json.dumps(report, indent=2) + "\n")
+    write_text(path, json.dumps(report, indent=2) + "\n", overwrite=overwrite)
     print(f"wrote {path}")
 
 
-def _write_plot(path, result, ann_accuracy: float | None, chance: float, title: str) -> None:
+def _write_plot(path, result, ann_accuracy: float | None, chance: float, title: str, overwrite: bool = True) -> None:
     from spkeras.io import atomic_output
     from spkeras.plots import plot_accuracy
 
     figure = plot_accuracy({"SNN": result}, ann_accuracy=ann_accuracy, chance_accuracy=chance, title=title)
     try:
-        with atomic_output(path) as temporary:
+        with atomic_output(path, overwrite=overwrite) as temporary:
             figure.savefig(temporary, dpi=120, bbox_inches="tight")
     finally:
         import matplotlib.pyplot as plt

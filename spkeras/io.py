@@ -75,21 +75,24 @@ def current_umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_output(path, mode: int | None = None):
+def atomic_output(path, mode: int | None = None, overwrite: bool = True):
     """Yields a temporary path next to ``path``; on success it is renamed to ``path``, on failure deleted.
 
     The temporary file keeps ``path``'s suffix (writers such as ``savefig`` choose the format by it), and the
-    final file gets ``mode`` (default: ``0o666`` minus the user's umask, like any newly created file).
+    final file gets ``mode`` (default: ``0o666`` minus the user's umask, like any newly created file). An
+    existing ``path`` is replaced only when the new file is complete, so a failure leaves it intact.
 
     Args:
         path: The destination file; its folder must exist.
         mode: Permission bits of the final file.
+        overwrite: Whether an existing ``path`` may be replaced (the default, like Keras's ``model.save``);
+            ``False`` refuses it before anything is written.
 
     Yields:
         A ``pathlib.Path`` to write to.
 
     Raises:
-        ValueError: If the destination folder does not exist.
+        ValueError: If the destination folder does not exist, or ``path`` exists and ``overwrite=False``.
 
     Examples:
         >>> import pathlib, tempfile
@@ -104,6 +107,7 @@ def atomic_output(path, mode: int | None = None):
     path = pathlib.Path(path)
     if not path.parent.is_dir():
         raise ValueError(f"The folder of the output file does not exist. Received: path='{path}'.")
+    refuse_existing(path, overwrite)
     handle, temporary = tempfile.mkstemp(suffix=path.suffix, prefix=f".{path.stem}.", dir=path.parent)
     os.close(handle)
     temporary = pathlib.Path(temporary)
@@ -117,8 +121,33 @@ def atomic_output(path, mode: int | None = None):
         raise
 
 
-def write_text(path, text: str) -> pathlib.Path:
+def refuse_existing(path, overwrite: bool) -> None:
+    """Raises a ``ValueError`` if ``path`` exists and ``overwrite`` is false.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "snn.keras"
+        >>> _ = path.write_bytes(b"")
+        >>> try:
+        ...     refuse_existing(path, overwrite=False)
+        ... except ValueError as error:
+        ...     print(str(error).split(". ")[0])
+        The output file already exists
+    """
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"`overwrite` must be True or False. Received: overwrite={overwrite!r}.")
+    path = pathlib.Path(path)
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise ValueError(
+            f"The output file already exists. Received: path='{path}', overwrite=False. Pass overwrite=True to "
+            "replace it (it is replaced only once the new file is complete), or choose another path."
+        )
+
+
+def write_text(path, text: str, overwrite: bool = True) -> pathlib.Path:
     """Writes ``text`` (UTF-8) to ``path`` atomically: readers see the old file or the complete new one.
+
+    ``overwrite=False`` refuses an existing ``path`` (see :func:`refuse_existing`).
 
     Examples:
         >>> import pathlib, tempfile
@@ -127,7 +156,7 @@ def write_text(path, text: str) -> pathlib.Path:
         '{}'
     """
     path = pathlib.Path(path)
-    with atomic_output(path) as temporary:
+    with atomic_output(path, overwrite=overwrite) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return path
 
@@ -594,20 +623,24 @@ def load_model(path, safe_mode: bool = True, custom_objects: dict | None = None)
     return _load_model(path, argument="path", safe_mode=safe_mode, custom_objects=custom_objects, command_line=False)
 
 
-def save_model(model: keras.Model, path) -> pathlib.Path:
+def save_model(model: keras.Model, path, overwrite: bool = True) -> pathlib.Path:
     """Saves ``model`` to a ``.keras`` file atomically: a failure never leaves a half-written file.
 
-    The file gets the mode of any new file of the user (``0o666`` minus the umask, e.g. ``0o644``).
+    The file gets the mode of any new file of the user (``0o666`` minus the umask, e.g. ``0o644``). As with
+    Keras's ``model.save``, an existing file is replaced by default; it is replaced only once the new file is
+    complete, so a failure (a full disk, Ctrl-C) leaves the previous file intact.
 
     Args:
         model: The model to save (e.g. a converted spiking model).
         path: Destination ending in ``.keras``; its folder must exist.
+        overwrite: ``False`` refuses to replace an existing file (a ``ValueError`` before anything is written).
 
     Returns:
         The destination path.
 
     Raises:
-        ValueError: If ``path`` does not end in ``.keras`` or its folder does not exist.
+        ValueError: If ``path`` does not end in ``.keras``, its folder does not exist, or it exists and
+            ``overwrite=False``.
 
     Examples:
         >>> import pathlib, tempfile
@@ -622,7 +655,7 @@ def save_model(model: keras.Model, path) -> pathlib.Path:
         raise ValueError(f"Converted models are saved as .keras files. Received: path='{path}'.")
     if not path.parent.is_dir():
         raise ValueError(f"The folder of the output file does not exist. Received: path='{path}'.")
-    with atomic_output(path) as temporary:
+    with atomic_output(path, overwrite=overwrite) as temporary:
         model.save(temporary)
     logger.info("Saved '%s' to %s.", model.name, path)
     return path

@@ -104,6 +104,26 @@ def test_save_model_replaces_a_previous_file_completely(tiny):
     assert _leftovers(tiny["out"], {"snn.keras"}) == []
 
 
+def test_save_model_with_overwrite_false_refuses_an_existing_file_untouched(tiny):
+    target = tiny["out"] / "snn.keras"
+    target.write_bytes(PREVIOUS)
+    with pytest.raises(ValueError, match=r"already exists\. Received: path='.*snn\.keras', overwrite=False\. Pass"):
+        spkeras.save_model(tiny["snn"], target, overwrite=False)
+    assert target.read_bytes() == PREVIOUS
+    assert _leftovers(tiny["out"], {"snn.keras"}) == []
+
+
+def test_save_model_with_overwrite_false_writes_a_new_file(tiny):
+    target = tiny["out"] / "new.keras"
+    spkeras.save_model(tiny["snn"], target, overwrite=False)
+    assert spkeras.load_model(target).count_params() == tiny["snn"].count_params()
+
+
+def test_save_model_overwrite_must_be_a_bool(tiny):
+    with pytest.raises(TypeError, match=r"Received: overwrite='no'"):
+        spkeras.save_model(tiny["snn"], tiny["out"] / "snn.keras", overwrite="no")
+
+
 # --- the command line ----------------------------------------------------------------------------------------
 
 
@@ -308,3 +328,32 @@ def test_a_batch_that_cannot_fit_in_memory_is_refused_with_the_size_that_fits(ti
     monkeypatch.setattr(budget, "physical_memory", lambda: 4096)
     with pytest.raises(ValueError, match=r"A batch of 12 samples.*Received: batch_size=100.*Pass batch_size <= \d+"):
         spkeras.evaluate(tiny["snn"], tiny["x"], tiny["y"], timesteps=4, batch_size=100)
+
+
+@pytest.mark.parametrize(
+    "command, option, name",
+    [
+        (["convert", "{ann}", "--calibration", "{data}", "-T", "4", "-o", "{target}"], "-o/--output", "snn.keras"),
+        (["evaluate", "{snn}", "--data", "{data}", "-T", "4", "--json", "{target}"], "--json", "report.json"),
+    ],
+    ids=["convert-o", "evaluate-json"],
+)
+def test_cli_no_overwrite_refuses_an_existing_output_before_any_work(tiny, capsys, command, option, name):
+    target = tiny["out"] / name
+    target.write_bytes(PREVIOUS)
+    fields = {"ann": tiny["ann"], "data": tiny["data"], "snn": tiny["snn_path"], "target": target}
+    argv = [part.format(**fields) for part in command] + ["--quiet", "--no-overwrite"]
+    assert cli.main(argv) == cli.EXIT_BAD_INPUT
+    captured = capsys.readouterr()
+    line = _one_error_line(captured.err)
+    assert f"{option} already exists and --no-overwrite was given. Received: {option}='{target}'." in line
+    assert captured.out == ""  # refused before anything ran
+    assert target.read_bytes() == PREVIOUS
+
+
+def test_cli_replaces_an_existing_output_by_default(tiny, capsys):
+    target = tiny["out"] / "snn.keras"
+    target.write_bytes(PREVIOUS)
+    argv = ["convert", str(tiny["ann"]), "--calibration", str(tiny["data"]), "-T", "4", "-o", str(target), "--quiet"]
+    assert cli.main(argv) == cli.EXIT_OK
+    assert spkeras.load_model(target).count_params() == tiny["snn"].count_params()

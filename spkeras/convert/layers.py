@@ -176,7 +176,7 @@ def convert_max_pooling(layer, context):
         raise UnsupportedLayerError(
             layer,
             "max pooling is not rate-compatible and max_pooling='error' was requested. "
-            f"Received: pool_size={tuple(np.atleast_1d(pool_size))}, max_pooling='error'. "
+            f"Received: pool_size={tuple(int(size) for size in np.atleast_1d(pool_size))}, max_pooling='error'. "
             "Pass max_pooling='spiking' for gated spiking max pooling, or 'average' to replace it by average "
             "pooling.",
         )

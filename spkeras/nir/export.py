@@ -156,7 +156,7 @@ class Exporter:
         return nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata=metadata, type_check=True)
 
 
-def export_nir(snn: keras.Model, path=None, *, readout: str = "integrator"):
+def export_nir(snn: keras.Model, path=None, *, readout: str = "integrator", overwrite: bool = True):
     """Writes a converted spiking network as a NIR graph (``nir.NIRGraph``), and to ``path`` if given.
 
     The graph computes what :func:`spkeras.simulate.evaluate` simulates with the analog input: one NIR time
@@ -171,6 +171,8 @@ def export_nir(snn: keras.Model, path=None, *, readout: str = "integrator"):
         readout: ``"integrator"`` (default): the output node follows an integrator (``nir.I``), so it carries the
             readout summed over steps, whose argmax is spkeras's prediction at every step; ``"current"``: the
             output carries each step's readout current and the consumer sums it.
+        overwrite: Whether an existing ``path`` may be replaced (default ``True``, like Keras's ``model.save``);
+            ``False`` refuses it with a ``ValueError`` before anything is computed or written.
 
     Returns:
         The ``nir.NIRGraph``.
@@ -184,11 +186,15 @@ def export_nir(snn: keras.Model, path=None, *, readout: str = "integrator"):
         raise ValueError(f"`readout` must be one of {READOUTS}. Received: readout={readout!r}.")
     from spkeras.network import spiking_network
 
+    if path is not None:
+        from spkeras.io import refuse_existing
+
+        refuse_existing(path, overwrite)
     graph = Exporter(nir, snn, spiking_network(snn), readout).run()
     if path is not None:
         from spkeras.io import atomic_output
 
         path = pathlib.Path(path)
-        with atomic_output(path) as temporary:
+        with atomic_output(path, overwrite=overwrite) as temporary:
             nir.write(temporary, graph)
     return graph

@@ -132,6 +132,11 @@ def cases():
         (files, "a `Lambda` layer (untrusted code)", lambda: load("lambda.keras")),
         (files, "an unknown custom layer", lambda: load("custom.h5")),
         (files, "not a path (`load_model(42)`)", lambda: load(42)),
+        (
+            files,
+            "saving over an existing file with `overwrite=False`",
+            lambda: spkeras.save_model(snn, "snn.keras", overwrite=False),
+        ),
         (conversion, "an unsupported layer (`LayerNormalization`)", lambda: convert(layer_norm, x)),
         (conversion, "a sigmoid activation", lambda: convert(sigmoid, x[:, 0, :6, 0])),
         (conversion, "max pooling with `max_pooling='error'`", lambda: convert(max_pool, x, max_pooling="error")),
@@ -154,6 +159,17 @@ def cases():
         (simulation, "float labels with fractions", lambda: evaluate(snn, x, y + 0.5)),
         (simulation, "an unknown encoding", lambda: evaluate(snn, x, y, encoding="rate")),
         (simulation, "`timesteps=-1`", lambda: evaluate(snn, x, y, timesteps=-1)),
+        (simulation, "`timesteps=10**7`", lambda: evaluate(snn, x, y, timesteps=10**7)),
+        (
+            simulation,
+            "`encoding='events'` with frames instead of event sequences",
+            lambda: evaluate(snn, x, y, timesteps=4, encoding="events"),
+        ),
+        (
+            simulation,
+            "fewer event bins than time steps",
+            lambda: evaluate(snn, np.repeat(x[:, None], 2, axis=1), y, timesteps=4, encoding="events"),
+        ),
         (simulation, "a `tf.data.Dataset` (labels must be separate)", lambda: evaluate(snn, _dataset(x, y), y)),
         (command, "`spkeras convert missing.h5 ...`", ["convert", "missing.h5", *to_keras]),
         (
@@ -179,6 +195,11 @@ def cases():
         (command, "`--data` without labels", ["evaluate", "snn.keras", "--data", "inputs_only.npz"]),
         (command, "`--plot accuracy.gif`", ["evaluate", "snn.keras", "--data", "data.npz", "--plot", "accuracy.gif"]),
         (command, "`spkeras info` of a `Lambda` model", ["info", "lambda.keras"]),
+        (
+            command,
+            "`--no-overwrite` with an existing `-o` file",
+            ["convert", "model.h5", "--calibration", "data.npz", "-o", "snn.keras", "--no-overwrite"],
+        ),
     ]
 
 

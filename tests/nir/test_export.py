@@ -97,6 +97,16 @@ def test_written_file_is_read_back_and_replaced_atomically(rng, tmp_path):
     _assert_same(snn, read, networks.dyadic_images(rng, 2, (7, 5, 2)))
 
 
+def test_overwrite_false_refuses_an_existing_file_untouched(rng, tmp_path):
+    snn = networks.residual_cnn(rng)
+    path = tmp_path / "model.nir"
+    path.write_text("old")
+    with pytest.raises(ValueError, match=r"already exists\. Received: path='.*model\.nir', overwrite=False"):
+        export_nir(snn, path, overwrite=False)
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.nir"]
+
+
 def test_current_readout_leaves_the_sum_to_the_consumer(rng):
     snn = networks.residual_cnn(rng)
     x = networks.dyadic_images(rng, 3, (7, 5, 2))
