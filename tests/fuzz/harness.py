@@ -32,6 +32,8 @@ import time
 import traceback
 import warnings
 
+from tests.fuzz.isolation import _rss  # resident bytes of a process
+
 REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
 ALLOWED = (ValueError, TypeError, FileNotFoundError)
 CASES_PER_WORKER = 300  # a fresh worker after this many cases bounds slow leaks (Keras graphs, caches)
@@ -464,24 +466,13 @@ def _worker(connection, corpus_dir: str, scratch: str) -> None:
         connection.send(("result", index, result))
 
 
-def _rss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def _children_rss(pid: int) -> int:
-    total = _rss_bytes(pid)
+    total = _rss(pid)
     try:
         children = pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         children = []
-    return total + sum(_rss_bytes(int(child)) for child in children)
+    return total + sum(_rss(int(child)) for child in children)
 
 
 class WorkerPool:

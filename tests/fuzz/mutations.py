@@ -262,6 +262,11 @@ def mutate_hdf5(path, op: dict) -> str:
     """
     import h5py
 
+    from spkeras.io import _global_heap_damage
+
+    damage = _global_heap_damage(pathlib.Path(path))
+    if damage:  # an earlier byte op broke the global heap: HDF5 would hang reading any attribute (spkeras refuses)
+        return f"skipped: {damage}"
     try:
         handle = h5py.File(path, "r+")
     except Exception as error:  # an earlier byte op broke the file: nothing to do at the HDF5 level

@@ -49,6 +49,31 @@ def test_corrupted_h5_is_refused_without_hanging(name):
     assert "VALUEERROR" in result.stdout and name in result.stdout
 
 
+_MUTATE_IN_A_CHILD = """
+from tests.fuzz import mutations
+print("NOTES", mutations.mutate_h5_file({source!r}, {target!r}, {ops!r}))
+"""
+
+
+def test_harness_skips_attribute_mutations_of_a_file_whose_heap_is_damaged(tmp_path):
+    # Fuzz run seed 0, case 7915 (the only non-ok case of 10,000): bytes zeroed over the global heap, then a
+    # layer_names rewrite; h5py hung reading the attribute in the harness, before spkeras saw the file.
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    source = tmp_path / "model.h5"
+    model.save(source)
+    data = bytearray(source.read_bytes())
+    start = data.index(b"GCOL")
+    data[start + 16 : start + 32] = bytes(16)  # the heap's first object zeroed: an empty free-space record
+    damaged = tmp_path / "damaged.h5"
+    damaged.write_bytes(bytes(data))
+    ops = [{"op": "group_attr", "value": "<extra>", "index": 0, "name": "layer_names"}]
+    result = run_isolated(_MUTATE_IN_A_CHILD.format(source=str(damaged), target=str(tmp_path / "t.h5"), ops=ops), 45)
+    assert result.killed is None, f"the mutation was killed ({result.killed}) after {result.seconds:.0f} s"
+    assert "skipped: the global heap at byte" in result.stdout, result.stdout + result.stderr
+    with pytest.raises(ValueError, match=r"HDF5 would hang reading it"):
+        spkeras.load_model(tmp_path / "t.h5")
+
+
 @pytest.mark.slow
 def test_huge_declared_layer_is_refused_before_allocating(tmp_path):
     import h5py
