@@ -59,9 +59,10 @@ def test_application_converts_and_tracks_the_ann(name):
         snn = spkeras.convert(model, x_calibration, method="ecc", timesteps=256)
     logits = folded.predict(x, verbose=0)
     # Nothing is replaced (max pooling stays max pooling): the fold is exact (the folded model ends before softmax;
-    # float32 rounding over up to 121 folded layers: 1e-4, not the 1e-5 of the single-layer fold tests).
+    # float32 rounding over 27-121 folded layers reaches 1.3e-4 on ResNet50, so 5e-4, not the 1e-5 of the
+    # single-layer fold tests; a wrong fold differs by orders of magnitude more).
     probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
-    np.testing.assert_allclose(probabilities, model.predict(x, verbose=0), atol=1e-4)
+    np.testing.assert_allclose(probabilities, model.predict(x, verbose=0), atol=5e-4)
     output = record(snn, x, timesteps=256)["output"]
     correlation = np.corrcoef(output.ravel(), logits.ravel())[0, 1]
     assert correlation > MINIMUM_CORRELATION[name], correlation
