@@ -129,12 +129,14 @@ def _prepare(folder: pathlib.Path) -> None:
     import spkeras
 
     with np.load(spkeras.demo.SAMPLE_PATH) as data:
-        x_calibration, x_test, y_test = data["x_calibration"][:200], data["x_test"][:100], data["y_test"][:100]
+        x_calibration, y_calibration = data["x_calibration"][:200], data["y_calibration"][:200]
+        x_test, y_test = data["x_test"][:100], data["y_test"][:100]
     for name in ("model.h5", "cnn.h5"):
         shutil.copy(spkeras.demo.DEMO_MODEL_PATH, folder / name)
     spkeras.save_model(spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH), folder / "cnn.keras")
-    for name in ("data.npz", "calibration.npz", "train.npz"):
+    for name in ("data.npz", "calibration.npz"):
         np.savez(folder / name, x=x_calibration)
+    np.savez(folder / "train.npz", x=x_calibration, y=y_calibration)  # spkeras finetune trains: it needs labels
     np.savez(folder / "test.npz", x=x_test, y=y_test)
 
 
