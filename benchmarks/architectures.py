@@ -22,7 +22,7 @@ output current per step (``spkeras.simulate.record(...)["output"]``, in logit un
 over all images × classes, at t = 64 and t = T, plus the top-1 agreement and the mean absolute error relative to the
 mean |logit|; as a reference, the same measure for the folded ANN with every ReLU output rounded to T levels of its
 calibration maximum (what an ideal T-step rate code carries). Architectures that are refused list the layer types
-and reasons that block them (``spkeras.convert.layer_report``).
+and reasons that block them (``spkeras.conversion.layer_report``).
 
 Results are cached per configuration in benchmarks/results/architectures.json (``--refresh`` recomputes) and
 printed as a markdown table.
@@ -74,7 +74,7 @@ def batchnorm_from_data(model, x) -> None:
 
 def blockers(model) -> list[dict]:
     """The refused layers of ``model`` grouped by type and reason: ``{"type", "reason", "count"}``."""
-    from spkeras.convert import layer_report
+    from spkeras.conversion import layer_report
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -118,7 +118,7 @@ def quantised_logits(folded, x_calibration, x, timesteps: int) -> np.ndarray:
 
 def measure(name, x_calibration, x_test, timesteps, method, batchnorm) -> dict:
     import spkeras
-    from spkeras.convert import fold_model
+    from spkeras.conversion import fold_model
     from spkeras.simulate import record
 
     model = build(name)

@@ -52,7 +52,7 @@ from methods_comparison import CALIBRATION_IMAGES, SEED, reference_model, spkera
 
 import spkeras  # noqa: E402
 from spkeras.calibration import post  # noqa: E402
-from spkeras.convert.pipeline import fold_model  # noqa: E402
+from spkeras.conversion.pipeline import fold_model  # noqa: E402
 from spkeras.layers import IntegrateAndFire  # noqa: E402
 
 MODELS = ("resnet", "vgg", "mnist")

@@ -123,7 +123,7 @@ def accuracy(model, x, y) -> float:
 
 def measure(name: str, data: dict, test_images: int, methods, calibrations) -> dict:
     import spkeras
-    from spkeras.convert import fold_model
+    from spkeras.conversion import fold_model
 
     model, info = trained(name, data)
     x_test, y_test = data["x_test"][:test_images], data["y_test"][:test_images]

@@ -86,7 +86,7 @@ def measure_one(model_name, batch_size, timesteps, chunk_size, repeats):
 
     import spkeras
     from spkeras.analytic import closed_form_model
-    from spkeras.convert import fold_model
+    from spkeras.conversion import fold_model
     from spkeras.simulate import Simulator
 
     keras.utils.set_random_seed(0)

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import importlib
 import sys
-import types
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the lazy names below resolve to (also read by static tools: mkdocstrings, IDEs)
     from spkeras import demo, layers, methods
     from spkeras.analytic import estimate_closed_form
-    from spkeras.convert import convert
+    from spkeras.conversion import convert
     from spkeras.io import load_model, save_model
     from spkeras.nir import export_nir, import_nir
     from spkeras.qcfs import finetune, prepare_for_conversion
@@ -36,9 +35,10 @@ if TYPE_CHECKING:  # what the lazy names below resolve to (also read by static t
 
 __version__ = "0.1.0"
 
-# Public name -> (module, attribute); imported on first access. (`convert` is _Package.convert below.)
+# Public name -> (module, attribute); imported on first access.
 _LAZY_ATTRIBUTES = {
     "SimulationResult": ("spkeras.simulate", "SimulationResult"),
+    "convert": ("spkeras.conversion", "convert"),
     "estimate_closed_form": ("spkeras.analytic", "estimate_closed_form"),
     "evaluate": ("spkeras.simulate", "evaluate"),
     "export_nir": ("spkeras.nir", "export_nir"),
@@ -85,29 +85,8 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__) | {"metrics", "plots", "simulate", "models", "io", "convert"})
+    return sorted(set(globals()) | set(__all__) | {"metrics", "plots", "simulate", "models", "io", "conversion"})
 
-
-class _Package(types.ModuleType):
-    """The ``spkeras`` module type: ``spkeras.convert`` is the function even once the subpackage is imported.
-
-    Importing ``spkeras.convert`` (the subpackage) makes Python bind it as the attribute ``convert`` of
-    ``spkeras``; this property keeps the public function under that name, as an eager
-    ``from spkeras.convert import convert`` would.
-    """
-
-    @property
-    def convert(self):
-        from spkeras.convert import convert
-
-        return convert
-
-    @convert.setter
-    def convert(self, value) -> None:
-        pass  # the import system binding the subpackage; the function keeps the name
-
-
-sys.modules[__name__].__class__ = _Package
 
 if "keras" in sys.modules:  # Keras is loaded anyway: register the spiking layers now, at little cost.
     importlib.import_module("spkeras.layers")

@@ -77,7 +77,7 @@ def _convert(arguments) -> int:
             model, x, method=arguments.method, timesteps=arguments.timesteps, verbose=not arguments.quiet, **options
         )
         spkeras.save_model(snn, output, overwrite=arguments.overwrite)
-    from spkeras.convert.pipeline import default_method
+    from spkeras.conversion.pipeline import default_method
 
     method = arguments.method or default_method(model)
     print(f"converted {arguments.model} with method={method} -> {output}")
@@ -182,7 +182,7 @@ def _evaluate(arguments) -> int:
 def _info(arguments) -> int:
     _check_model_file(arguments.model, "MODEL")
     start_tensorflow()
-    from spkeras.convert import layer_report
+    from spkeras.conversion import layer_report
 
     model = _load(arguments.model, "MODEL")
     report = layer_report(model, max_pooling=arguments.max_pooling)

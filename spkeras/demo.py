@@ -68,7 +68,7 @@ def run_demo(
         >>> print(report["result"].table(reference_accuracy=report["ann_accuracy"]).splitlines()[0])
         ANN accuracy: 1.0000
     """
-    from spkeras.convert import convert
+    from spkeras.conversion import convert
     from spkeras.io import load_model
     from spkeras.simulate import evaluate
 

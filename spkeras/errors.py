@@ -28,7 +28,7 @@ class UnsupportedLayerError(ValueError):
             problems = [(layer.name, type(layer).__name__, reason)]
         self.problems = list(problems)
         self.layer_name, self.layer_type, self.reason = self.problems[0]
-        from spkeras.convert.registry import supported_layer_names
+        from spkeras.conversion.registry import supported_layer_names
 
         supported = f"Supported layers: {', '.join(supported_layer_names())}."
         count = len(self.problems)

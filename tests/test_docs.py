@@ -71,7 +71,7 @@ def test_mkdocs_build_is_strictly_clean(tmp_path):
     site = tmp_path / "site"
     assert (site / "index.html").is_file()
     api = (site / "api" / "index.html").read_text(encoding="utf-8")
-    assert 'id="spkeras.convert.convert"' in api, "mkdocstrings did not render spkeras.convert"
+    assert 'id="spkeras.conversion.convert"' in api, "mkdocstrings did not render spkeras.convert"
 
 
 def test_api_page_mentions_every_public_name():
@@ -102,7 +102,7 @@ def test_api_page_documents_the_requested_objects():
         "spkeras.methods.register_method",
         "spkeras.methods.ThresholdPolicy",
         "spkeras.methods.available_methods",
-        "spkeras.convert.registry.register_converter",
+        "spkeras.conversion.registry.register_converter",
         "spkeras.metrics",
         "spkeras.plots",
         "spkeras.simulate.record",

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 import spkeras
-from spkeras.convert import (
+from spkeras.conversion import (
     UnsupportedLayerError,
     layer_report,
     register_converter,
     unregister_converter,
 )
-from spkeras.convert.registry import registered_converter
+from spkeras.conversion.registry import registered_converter
 from spkeras.methods import available_methods, get_method, unregister_method
 
 PLUGINS = pathlib.Path(__file__).resolve().parent / "plugins"

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import spkeras
-from spkeras.convert import fold_model
+from spkeras.conversion import fold_model
 from spkeras.layers import IntegrateAndFire
 from tests.keras_session import _clean_keras_session  # noqa: F401  (cheap per-test Keras reset)
 

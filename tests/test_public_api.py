@@ -35,7 +35,7 @@ def test_top_level_names_are_pinned():
 
 
 def test_submodule_entry_points_exist():
-    from spkeras.convert import fold_model, layer_report, register_converter, supported_layer_names
+    from spkeras.conversion import fold_model, layer_report, register_converter, supported_layer_names
     from spkeras.layers import AugmentedIntegrateAndFire, IntegrateAndFire, TernaryIntegrateAndFire
     from spkeras.methods import ThresholdPolicy, available_methods, get_method, register_method
     from spkeras.metrics import firing_rates, layer_macs, mean_fan_out, summarize
@@ -111,7 +111,7 @@ def fresh_session() -> dict:
             "         spkeras.simulate.spike_trains, spkeras.plots.plot_accuracy, spkeras.models.cnn_to_snn,\n"
             "         spkeras.evaluate, spkeras.load_model, spkeras.methods.available_methods,\n"
             "         spkeras.layers.IntegrateAndFire, spkeras.io.save_model, spkeras.progress.progress_bar]\n"
-            "import spkeras.convert.registry\nfrom spkeras.convert import layer_report\nfrom spkeras import convert\n"
+            "import spkeras.conversion.registry\nfrom spkeras.conversion import layer_report\nfrom spkeras import convert\n"
             "print(json.dumps({'registered': registered, 'callable': all(callable(n) for n in names),\n"
             "    'convert': [callable(spkeras.convert), spkeras.convert is convert, convert.__name__]}))\n"
         )

@@ -39,7 +39,7 @@ class SimulatedBackend:
 
     def convert(self, model: keras.Model, x_train) -> keras.Model:
         """Converts with ``spkeras.convert(model, x_train, method="ecc", ...)``; returns the spiking model."""
-        from spkeras.convert import convert
+        from spkeras.conversion import convert
 
         options = {"signed_bit": self.settings.bit} if self.settings.bit else {}
         self.snn = convert(

@@ -17,7 +17,7 @@ default mode:
   ``θ_eff = scaling_factor·θ`` (``noneloss=True``: no floor and no ``+θ/2``; ``spike_ext < 0``: no clip);
 - input ``floor(x·T)``; the output layer spikes too; prediction = first index of the largest count.
 
-The structure is read from the model graph (:func:`spkeras.convert.lower.lower_model`), never from layer
+The structure is read from the model graph (:func:`spkeras.conversion.lower.lower_model`), never from layer
 names; models outside the SpKeras layer pattern (every Conv2D/Dense followed by a ReLU, after an optional
 batch norm, except the last one) are refused with the reason.
 """
@@ -34,8 +34,8 @@ import tensorflow as tf
 
 from spkeras import graph
 from spkeras.compat.layers import Keras2BatchNorm, float32_array
-from spkeras.convert.ir import Node
-from spkeras.convert.lower import lower_model
+from spkeras.conversion.ir import Node
+from spkeras.conversion.lower import lower_model
 
 logger = logging.getLogger(__name__)
 

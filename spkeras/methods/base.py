@@ -29,7 +29,7 @@ class CalibrationContext:
         statistics: Activation statistics of each site in the BN-folded ANN.
         bounds: Clip bound of each site (``ReLU(max_value=m)``), or None.
         ranks: Rank of each site's activation tensor including the batch axis (4 for conv maps, 2 for dense).
-        probe: A :class:`spkeras.convert.probe.Probe`, which builds partial spiking networks from scales
+        probe: A :class:`spkeras.conversion.probe.Probe`, which builds partial spiking networks from scales
             and measures them on the calibration data (e.g. ``probe.max_input_current``); used by methods that
             calibrate on the SNN itself.
     """

@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from spkeras.convert.ir import Step
-from spkeras.convert.registry import register_converter
+from spkeras.conversion.ir import Step
+from spkeras.conversion.registry import register_converter
 from spkeras.qcfs.layer import QuantizedClipFloorShift
 
 
@@ -15,7 +15,7 @@ def convert_qcfs(layer, context):
     """A neuron site whose clip bound is the layer's trained λ (a float, or one per channel).
 
     Examples:
-        >>> from spkeras.convert.registry import ConversionContext
+        >>> from spkeras.conversion.registry import ConversionContext
         >>> layer = QuantizedClipFloorShift(levels=4, threshold=2.5)
         >>> layer.build((None, 3))
         >>> [(step.kind, step.bound) for step in convert_qcfs(layer, ConversionContext())]

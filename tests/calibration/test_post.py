@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import spkeras
 from spkeras.calibration import post
-from spkeras.convert import fold_model
+from spkeras.conversion import fold_model
 from spkeras.layers import IntegrateAndFire
 
 T = 8

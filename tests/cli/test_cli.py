@@ -155,12 +155,13 @@ def converted(files):
 def no_work(monkeypatch):
     """Makes converting or simulating fail loudly: a test using it proves an error came before any work."""
     import spkeras
-    import spkeras.convert
+    import spkeras.conversion
 
     def refuse(*args, **kwargs):
         raise AssertionError("the command started working before checking its arguments")
 
-    monkeypatch.setattr(sys.modules["spkeras.convert"], "convert", refuse)
+    monkeypatch.setattr(sys.modules["spkeras.conversion"], "convert", refuse)
+    monkeypatch.setattr(spkeras, "convert", refuse)
     monkeypatch.setattr(spkeras, "evaluate", refuse)
     monkeypatch.setattr(sys.modules["spkeras.simulate"], "evaluate", refuse)
 

@@ -31,7 +31,7 @@ def write_layer_lists() -> None:
     """Rewrites the generated lists of README.md and docs/index.md from the converter registry."""
     import textwrap
 
-    from spkeras.convert import supported_layer_names
+    from spkeras.conversion import supported_layer_names
 
     names = ", ".join(f"`{name}`" for name in supported_layer_names())
     for page in LAYER_LIST_PAGES:
@@ -58,7 +58,7 @@ def builtin_layer_names() -> list[str]:
     """supported_layer_names() of a fresh interpreter: converters other tests register here do not count."""
     import json
 
-    code = "import json; from spkeras.convert import supported_layer_names; print(json.dumps(supported_layer_names()))"
+    code = "import json; from spkeras.conversion import supported_layer_names; print(json.dumps(supported_layer_names()))"
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -70,7 +70,7 @@ def test_supported_layer_list_is_the_registry(page, builtin_layer_names):
     assert match, f"{page} has no <!-- supported-layers --> ... <!-- /supported-layers --> list"
     listed = re.findall(r"`(\w+)`", match["names"])
     assert listed == builtin_layer_names, (
-        f"{page}'s list of supported layers differs from spkeras.convert.supported_layer_names(); regenerate it "
+        f"{page}'s list of supported layers differs from spkeras.conversion.supported_layer_names(); regenerate it "
         "with: python -m tests.docs.test_readme --write-layer-lists"
     )
 
@@ -79,7 +79,7 @@ def test_refusal_message_lists_the_same_layers():
     import keras
 
     import spkeras
-    from spkeras.convert import supported_layer_names
+    from spkeras.conversion import supported_layer_names
 
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Dense(2, activation="tanh")(inputs))

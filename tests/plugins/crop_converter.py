@@ -8,8 +8,8 @@ Keras layer (so converted models save and load) and its converter.
 
 import keras
 
-from spkeras.convert import UnsupportedLayerError, register_converter
-from spkeras.convert.ir import Step
+from spkeras.conversion import UnsupportedLayerError, register_converter
+from spkeras.conversion.ir import Step
 
 
 @keras.saving.register_keras_serializable(package="spkeras_test_plugins")

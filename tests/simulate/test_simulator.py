@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import spkeras
-from spkeras.convert import fold_model
+from spkeras.conversion import fold_model
 from spkeras.simulate import Simulator, record
 from tests.model_zoo import labels_from, tiny_cnn, tiny_inputs
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import spkeras
-from spkeras.convert import fold_model
+from spkeras.conversion import fold_model
 from spkeras.layers import SpikingMaxPooling1D, SpikingMaxPooling2D
 
 

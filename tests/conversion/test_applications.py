@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import spkeras
-from spkeras.convert import UnsupportedLayerError, fold_model, layer_report
+from spkeras.conversion import UnsupportedLayerError, fold_model, layer_report
 from spkeras.simulate import record
 
 # Minimum correlation of the SNN's mean output current per step with the folded ANN's logits at T = 256 (ecc,

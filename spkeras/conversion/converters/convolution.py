@@ -13,15 +13,15 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from spkeras.convert.converters.common import (
+from spkeras.conversion.converters.common import (
     activation_steps,
     check_channels_last,
     check_exact_type,
     linear_step,
     numpy_weight,
 )
-from spkeras.convert.ir import Step
-from spkeras.convert.registry import UnsupportedLayerError, register_converter
+from spkeras.conversion.ir import Step
+from spkeras.conversion.registry import UnsupportedLayerError, register_converter
 
 
 def _bias(layer, channels: int) -> np.ndarray:

@@ -8,11 +8,11 @@ import warnings
 import keras
 import numpy as np
 
-from spkeras.convert.converters.common import activation_steps, linear_step, structural
-from spkeras.convert.converters.common import check_channels_last as _check_channels_last
-from spkeras.convert.converters.common import numpy_weight as _numpy
-from spkeras.convert.ir import Step
-from spkeras.convert.registry import UnsupportedLayerError, register_converter
+from spkeras.conversion.converters.common import activation_steps, linear_step, structural
+from spkeras.conversion.converters.common import check_channels_last as _check_channels_last
+from spkeras.conversion.converters.common import numpy_weight as _numpy
+from spkeras.conversion.ir import Step
+from spkeras.conversion.registry import UnsupportedLayerError, register_converter
 
 logger = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ def register_converter(*layer_classes: type) -> Callable:
 
     Examples:
         >>> import keras
-        >>> from spkeras.convert.registry import register_converter
+        >>> from spkeras.conversion.registry import register_converter
         >>> @register_converter(keras.layers.Identity)
         ... def convert_identity(layer, context):
         ...     return []  # an empty list means: the layer disappears from the spiking network

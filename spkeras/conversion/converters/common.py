@@ -7,10 +7,10 @@ import logging
 import keras
 import numpy as np
 
-from spkeras.convert.ir import Step
-from spkeras.convert.registry import ConversionContext, UnsupportedLayerError
+from spkeras.conversion.ir import Step
+from spkeras.conversion.registry import ConversionContext, UnsupportedLayerError
 
-logger = logging.getLogger("spkeras.convert.layers")
+logger = logging.getLogger("spkeras.conversion.layers")
 
 
 def numpy_weight(variable) -> np.ndarray:
@@ -59,7 +59,7 @@ def check_exact_type(layer, layer_class) -> None:
         raise UnsupportedLayerError(
             layer,
             f"only plain {layer_class.__name__} layers are supported (not subclasses). Register a converter "
-            f"for {type(layer).__name__} with spkeras.convert.register_converter.",
+            f"for {type(layer).__name__} with spkeras.conversion.register_converter.",
         )
 
 

@@ -1,12 +1,12 @@
-"""spkeras.convert.scaling.plan_snn: weights, thresholds and tensor scales from per-site λ, checked by hand."""
+"""spkeras.conversion.scaling.plan_snn: weights, thresholds and tensor scales from per-site λ, checked by hand."""
 
 import keras
 import numpy as np
 import pytest
 
-from spkeras.convert.batchnorm import fold_batchnorm
-from spkeras.convert.lower import lower_model
-from spkeras.convert.scaling import plan_snn
+from spkeras.conversion.batchnorm import fold_batchnorm
+from spkeras.conversion.lower import lower_model
+from spkeras.conversion.scaling import plan_snn
 from tests.keras_session import _clean_keras_session  # noqa: F401  (no gc.collect per test)
 
 

@@ -1,12 +1,12 @@
 """ANN → SNN conversion: validate, fold batch norms, calibrate, balance thresholds, build.
 
-See :mod:`spkeras.convert.pipeline` for the steps and :mod:`spkeras.convert.registry` for the layer converters.
+See :mod:`spkeras.conversion.pipeline` for the steps and :mod:`spkeras.conversion.registry` for the layer converters.
 """
 
-from spkeras.convert.lower import layer_report
-from spkeras.convert.pipeline import MAX_POOLING_POLICIES, convert, fold_model
-from spkeras.convert.probe import Probe
-from spkeras.convert.registry import (
+from spkeras.conversion.lower import layer_report
+from spkeras.conversion.pipeline import MAX_POOLING_POLICIES, convert, fold_model
+from spkeras.conversion.probe import Probe
+from spkeras.conversion.registry import (
     UnsupportedLayerError,
     register_converter,
     registered_converter,

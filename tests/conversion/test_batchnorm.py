@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import spkeras
-from spkeras.convert import UnsupportedLayerError, fold_model
+from spkeras.conversion import UnsupportedLayerError, fold_model
 
 INPUT_SHAPE = (8, 8, 3)
 

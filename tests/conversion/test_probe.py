@@ -1,4 +1,4 @@
-"""spkeras.convert.probe: repairing silent scales, and the partial SNNs a method measures during calibration."""
+"""spkeras.conversion.probe: repairing silent scales, and the partial SNNs a method measures during calibration."""
 
 import logging
 
@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from spkeras.calibration import max_input_current
-from spkeras.convert.batchnorm import fold_batchnorm
-from spkeras.convert.lower import lower_model
-from spkeras.convert.probe import Probe, repair_scale
+from spkeras.conversion.batchnorm import fold_batchnorm
+from spkeras.conversion.lower import lower_model
+from spkeras.conversion.probe import Probe, repair_scale
 from spkeras.layers import IntegrateAndFire, NeuronSettings
 from tests.keras_session import _clean_keras_session  # noqa: F401  (no gc.collect per test)
 
-LOGGER = "spkeras.convert.probe"
+LOGGER = "spkeras.conversion.probe"
 
 # --- repair_scale -------------------------------------------------------------------------------------------
 

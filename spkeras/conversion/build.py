@@ -7,7 +7,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from spkeras.convert.ir import Node
+from spkeras.conversion.ir import Node
 
 
 class _Names:
@@ -119,14 +119,14 @@ def build_snn(nodes: list[Node], site_scales: dict, settings, transform, name: s
 
     Examples:
         >>> import keras, numpy as np
-        >>> from spkeras.convert.lower import lower_model
+        >>> from spkeras.conversion.lower import lower_model
         >>> from spkeras.layers import IntegrateAndFire, NeuronSettings
         >>> nodes = lower_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="relu")]))
         >>> snn, layers = build_snn(nodes, {2: np.float64(4.0)}, NeuronSettings(IntegrateAndFire), None, "snn")
         >>> [type(layer).__name__ for layer in snn.layers]
         ['InputLayer', 'Dense', 'IntegrateAndFire']
     """
-    from spkeras.convert.scaling import plan_snn
+    from spkeras.conversion.scaling import plan_snn
 
     weights, thresholds, _ = plan_snn(nodes, site_scales, spike_value=settings.spike_value, transform=transform)
     return build_model(

@@ -1,13 +1,13 @@
-"""spkeras.convert.build: the folded ANN and the SNN are built from IR nodes with the planned weights and names."""
+"""spkeras.conversion.build: the folded ANN and the SNN are built from IR nodes with the planned weights and names."""
 
 import keras
 import numpy as np
 import pytest
 
-from spkeras.convert.batchnorm import fold_batchnorm
-from spkeras.convert.build import build_folded_ann, build_model, build_snn
-from spkeras.convert.lower import lower_model
-from spkeras.convert.scaling import plan_snn
+from spkeras.conversion.batchnorm import fold_batchnorm
+from spkeras.conversion.build import build_folded_ann, build_model, build_snn
+from spkeras.conversion.lower import lower_model
+from spkeras.conversion.scaling import plan_snn
 from spkeras.layers import IntegrateAndFire, NeuronSettings
 from spkeras.methods.ecc import AmplifiedWeights
 from tests.keras_session import _clean_keras_session  # noqa: F401  (no gc.collect per test)

@@ -9,10 +9,10 @@ import pytest
 
 import spkeras
 from spkeras import network
-from spkeras.convert import UnsupportedLayerError, fold_model, layer_report
-from spkeras.convert.converters.inactive import INACTIVE_AT_INFERENCE
+from spkeras.conversion import UnsupportedLayerError, fold_model, layer_report
+from spkeras.conversion.converters.inactive import INACTIVE_AT_INFERENCE
 from spkeras.simulate import record
-from tests.convert.coverage_models import (
+from tests.conversion.coverage_models import (
     functional,
     images,
     inverted_residual_net,

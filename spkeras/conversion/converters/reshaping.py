@@ -11,8 +11,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from spkeras.convert.converters.common import check_channels_last, structural
-from spkeras.convert.registry import UnsupportedLayerError, register_converter
+from spkeras.conversion.converters.common import check_channels_last, structural
+from spkeras.conversion.registry import UnsupportedLayerError, register_converter
 
 
 def channel_map_scale(layer):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import spkeras
-from spkeras.convert import (
+from spkeras.conversion import (
     UnsupportedLayerError,
     fold_model,
     layer_report,

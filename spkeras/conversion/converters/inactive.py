@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from spkeras.convert.registry import UnsupportedLayerError, register_converter
+from spkeras.conversion.registry import UnsupportedLayerError, register_converter
 
 INACTIVE_AT_INFERENCE = (
     "Dropout",

@@ -13,8 +13,8 @@ import keras
 import numpy as np
 
 from spkeras.calibration import max_input_current, take_samples
-from spkeras.convert.build import build_snn
-from spkeras.convert.ir import Node
+from spkeras.conversion.build import build_snn
+from spkeras.conversion.ir import Node
 from spkeras.layers import NeuronSettings
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Probe:
 
     Examples:
         >>> import keras, numpy as np
-        >>> from spkeras.convert.lower import lower_model
+        >>> from spkeras.conversion.lower import lower_model
         >>> from spkeras.layers import IntegrateAndFire, NeuronSettings
         >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="relu"),
         ...                           keras.layers.Dense(2, activation="relu")])

@@ -1,7 +1,7 @@
 """Converters for preprocessing inside the model: ``Rescaling`` and ``Normalization``.
 
 Both are a per-channel affine map ``x·scale + offset`` of their input and become a ``"preprocess"`` step. The
-batch-norm folding pass (:func:`spkeras.convert.batchnorm.fold_preprocessing`) folds it into the first linear
+batch-norm folding pass (:func:`spkeras.conversion.batchnorm.fold_preprocessing`) folds it into the first linear
 op when that is exact (the op is its only reader and does not zero-pad, or the offset is zero); otherwise it
 stays as a :class:`~spkeras.layers.ChannelAffine` map applied to each step's current. With analog input that map
 acts once on the image (the simulator computes the time-constant prefix once); with ``"poisson"``/``"count"``
@@ -13,9 +13,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from spkeras.convert.converters.common import check_exact_type, numpy_weight
-from spkeras.convert.ir import Step
-from spkeras.convert.registry import UnsupportedLayerError, register_converter
+from spkeras.conversion.converters.common import check_exact_type, numpy_weight
+from spkeras.conversion.ir import Step
+from spkeras.conversion.registry import UnsupportedLayerError, register_converter
 
 
 def _per_channel(layer, value, what: str) -> np.ndarray:

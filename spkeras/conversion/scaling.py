@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spkeras.convert.ir import Node, consumers, divide_outputs
+from spkeras.conversion.ir import Node, consumers, divide_outputs
 
 
 def _as_threshold(values) -> float | list[float]:
@@ -66,7 +66,7 @@ def plan_snn(
 
     Examples:
         >>> import keras, numpy as np
-        >>> from spkeras.convert.lower import lower_model
+        >>> from spkeras.conversion.lower import lower_model
         >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="relu")])
         >>> nodes = lower_model(model)
         >>> weights, thresholds, output_scale = plan_snn(nodes, {2: np.float64(4.0)}, spike_value="unit")

@@ -2,7 +2,7 @@
 
 ``lower_model`` checks every layer against the converter registry and produces the IR; batch norms are folded;
 one streaming pass collects activation statistics of the folded ANN; the method turns them into per-site
-scales (measuring provisional SNNs through a :class:`~spkeras.convert.probe.Probe` if it needs to); the
+scales (measuring provisional SNNs through a :class:`~spkeras.conversion.probe.Probe` if it needs to); the
 spiking network is built once, from the scales, the method's neuron settings and its weight transform.
 """
 
@@ -16,10 +16,10 @@ import numpy as np
 
 from spkeras import graph, io, methods, validation
 from spkeras.calibration import collect_statistics, post, temporal
-from spkeras.convert.batchnorm import fold_batchnorm
-from spkeras.convert.build import build_folded_ann
-from spkeras.convert.lower import lower_model
-from spkeras.convert.probe import Probe
+from spkeras.conversion.batchnorm import fold_batchnorm
+from spkeras.conversion.build import build_folded_ann
+from spkeras.conversion.lower import lower_model
+from spkeras.conversion.probe import Probe
 from spkeras.methods.base import CalibrationContext
 from spkeras.qcfs import converter as _qcfs_converter  # noqa: F401  (registers the QCFS converter)
 from spkeras.qcfs.layer import QuantizedClipFloorShift

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import spkeras
-from spkeras.convert import fold_model
+from spkeras.conversion import fold_model
 from spkeras.simulate import record
 from tests.model_zoo import tiny_inputs
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spkeras.convert.ir import Node, consumers, input_offset_current, scale_outputs
+from spkeras.conversion.ir import Node, consumers, input_offset_current, scale_outputs
 from spkeras.layers.affine import ChannelAffine
 
 
@@ -30,7 +30,7 @@ def fold_batchnorm(nodes: list[Node]) -> list[Node]:
 
     Examples:
         >>> import keras
-        >>> from spkeras.convert.lower import lower_model
+        >>> from spkeras.conversion.lower import lower_model
         >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, use_bias=False),
         ...                           keras.layers.BatchNormalization(), keras.layers.ReLU()])
         >>> [node.kind for node in lower_model(model)]
@@ -91,7 +91,7 @@ def fold_preprocessing(nodes: list[Node]) -> list[Node]:
 
     Examples:
         >>> import keras, numpy as np
-        >>> from spkeras.convert.lower import lower_model
+        >>> from spkeras.conversion.lower import lower_model
         >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Rescaling(0.5, offset=1.0),
         ...                           keras.layers.Dense(2)])
         >>> [node.kind for node in fold_preprocessing(lower_model(model))]

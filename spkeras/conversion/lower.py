@@ -1,13 +1,13 @@
-"""Turn a live Keras model into the converter's intermediate representation (see :mod:`spkeras.convert.ir`)."""
+"""Turn a live Keras model into the converter's intermediate representation (see :mod:`spkeras.conversion.ir`)."""
 
 from __future__ import annotations
 
 import keras
 
 from spkeras import graph
-from spkeras.convert import layers as _layers  # noqa: F401  (registers the built-in converters)
-from spkeras.convert.ir import Node, Step
-from spkeras.convert.registry import ConversionContext, UnsupportedLayerError, find_converter
+from spkeras.conversion import layers as _layers  # noqa: F401  (registers the built-in converters)
+from spkeras.conversion.ir import Node, Step
+from spkeras.conversion.registry import ConversionContext, UnsupportedLayerError, find_converter
 
 
 def _converter_for(layer):

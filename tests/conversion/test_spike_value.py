@@ -27,7 +27,7 @@ def test_explicit_unit_spikes_with_merges_are_refused():
 
 
 def test_method_default_unit_is_switched_to_threshold_and_logged(caplog):
-    with caplog.at_level(logging.INFO, logger="spkeras.convert.pipeline"):
+    with caplog.at_level(logging.INFO, logger="spkeras.conversion.pipeline"):
         snn = spkeras.convert(_residual_model(), _data(), method="robust")
     neurons = [layer for layer in snn.layers if isinstance(layer, spkeras.layers.IntegrateAndFire)]
     assert [layer.spike_value for layer in neurons] == ["threshold", "threshold"]
