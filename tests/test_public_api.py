@@ -111,7 +111,8 @@ def fresh_session() -> dict:
             "         spkeras.simulate.spike_trains, spkeras.plots.plot_accuracy, spkeras.models.cnn_to_snn,\n"
             "         spkeras.evaluate, spkeras.load_model, spkeras.methods.available_methods,\n"
             "         spkeras.layers.IntegrateAndFire, spkeras.io.save_model, spkeras.progress.progress_bar]\n"
-            "import spkeras.conversion.registry\nfrom spkeras.conversion import layer_report\nfrom spkeras import convert\n"
+            "import spkeras.conversion.registry\nfrom spkeras.conversion import layer_report\n"
+            "from spkeras import convert\n"
             "print(json.dumps({'registered': registered, 'callable': all(callable(n) for n in names),\n"
             "    'convert': [callable(spkeras.convert), spkeras.convert is convert, convert.__name__]}))\n"
         )

@@ -58,7 +58,10 @@ def builtin_layer_names() -> list[str]:
     """supported_layer_names() of a fresh interpreter: converters other tests register here do not count."""
     import json
 
-    code = "import json; from spkeras.conversion import supported_layer_names; print(json.dumps(supported_layer_names()))"
+    code = (
+        "import json; from spkeras.conversion import supported_layer_names; "
+        "print(json.dumps(supported_layer_names()))"
+    )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(completed.stdout.strip().splitlines()[-1])
