@@ -59,8 +59,7 @@ def builtin_layer_names() -> list[str]:
     import json
 
     code = (
-        "import json; from spkeras.conversion import supported_layer_names; "
-        "print(json.dumps(supported_layer_names()))"
+        "import json; from spkeras.conversion import supported_layer_names; print(json.dumps(supported_layer_names()))"
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-3000:]
