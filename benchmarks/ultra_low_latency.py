@@ -52,8 +52,10 @@ from common import RESULTS, load_cifar, load_mnist, machine, markdown_table, wri
 from methods_comparison import SEED, reference_model, spkeras_source  # noqa: E402
 
 import spkeras  # noqa: E402
-from spkeras.layers import IntegrateAndFire  # noqa: E402
-from spkeras.qcfs import QuantizedClipFloorShift  # noqa: E402
+from spkeras.layers import (
+    IntegrateAndFire,  # noqa: E402
+    QuantizedClipFloorShift,  # noqa: E402
+)
 
 CACHE = pathlib.Path(__file__).resolve().parent / "cache"
 MODELS = ("vgg", "resnet", "mnist")

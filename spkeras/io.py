@@ -559,8 +559,7 @@ def _load_model(path, *, argument: str, safe_mode: bool, custom_objects: dict | 
     """load_model's body; ``command_line`` words the custom-object hint for the ``spkeras`` command."""
     import keras
 
-    import spkeras.layers  # noqa: F401  (registers the spiking layer classes: converted models load too)
-    import spkeras.qcfs  # noqa: F401  (and the QCFS activation of fine-tuned models)
+    import spkeras.layers  # noqa: F401  (registers spkeras's layer classes, QCFS too: converted models load)
 
     if isinstance(path, keras.Model):
         return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from spkeras import graph
-from spkeras.conversion import layers as _layers  # noqa: F401  (registers the built-in converters)
+from spkeras.conversion import converters  # noqa: F401  (the built-in converters, registered by this import)
 from spkeras.conversion.ir import Node, Step
 from spkeras.conversion.registry import ConversionContext, UnsupportedLayerError, find_converter
 

@@ -21,8 +21,6 @@ from spkeras.conversion.build import build_folded_ann
 from spkeras.conversion.lower import lower_model
 from spkeras.conversion.probe import Probe
 from spkeras.methods.base import CalibrationContext
-from spkeras.qcfs import converter as _qcfs_converter  # noqa: F401  (registers the QCFS converter)
-from spkeras.qcfs.layer import QuantizedClipFloorShift
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +224,10 @@ def convert(
 
 
 def default_method(model_or_nodes) -> str:
-    """The method ``convert`` uses when none is given: ``"qcfs"`` for models with QCFS activations, else ``"ecc"``.
+    """The method ``convert`` uses when none is given: the one a layer asks for, else ``"ecc"``.
+
+    A layer class asks for a method with the class attribute ``preferred_conversion_method`` (e.g. the QCFS
+    activation asks for ``"qcfs"``); the first such layer in network order decides.
 
     Args:
         model_or_nodes: A model (or its path), or its lowered IR nodes.
@@ -240,7 +241,8 @@ def default_method(model_or_nodes) -> str:
         layers = [node.source for node in model_or_nodes]
     else:  # the graph only: no converter runs (no warnings or logs twice)
         layers = [node.layer for node in graph.model_graph(io.load_model(model_or_nodes))]
-    return "qcfs" if any(isinstance(layer, QuantizedClipFloorShift) for layer in layers) else "ecc"
+    preferred = [getattr(layer, "preferred_conversion_method", None) for layer in layers]
+    return next((name for name in preferred if isinstance(name, str)), "ecc")
 
 
 def _spike_value_for(nodes, settings, explicit: bool, model_name: str):

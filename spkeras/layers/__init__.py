@@ -1,8 +1,12 @@
-"""Spiking Keras layers: the integrate-and-fire neuron family and the settings they are built from."""
+"""Spiking Keras layers: the integrate-and-fire neuron family, the settings they are built from, and QCFS.
+
+Importing this package registers every spkeras layer with Keras's serialization (``.keras`` files load).
+"""
 
 from spkeras.layers.affine import ChannelAffine
 from spkeras.layers.neurons import IntegrateAndFire
 from spkeras.layers.pooling import SpikingMaxPooling1D, SpikingMaxPooling2D
+from spkeras.layers.qcfs import QuantizedClipFloorShift
 from spkeras.layers.settings import NeuronSettings
 from spkeras.layers.signed import AugmentedIntegrateAndFire, TernaryIntegrateAndFire
 
@@ -11,6 +15,7 @@ __all__ = [
     "ChannelAffine",
     "IntegrateAndFire",
     "NeuronSettings",
+    "QuantizedClipFloorShift",
     "SpikingMaxPooling1D",
     "SpikingMaxPooling2D",
     "TernaryIntegrateAndFire",

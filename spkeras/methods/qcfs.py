@@ -1,7 +1,7 @@
 """QCFS conversion (Bu et al., ICLR 2022): θ = the trained λ of each QCFS activation, initial potential θ/2.
 
 A model prepared with :func:`spkeras.prepare_for_conversion` and fine-tuned has a
-:class:`~spkeras.qcfs.QuantizedClipFloorShift` activation at every neuron site, whose λ is the site's scale;
+:class:`~spkeras.layers.QuantizedClipFloorShift` activation at every neuron site, whose λ is the site's scale;
 soft reset and ``v_init = 0.5`` make the SNN's mean output over T = L steps equal to the activation, and its
 expected error zero for any T. No calibration data is needed (it is allowed, e.g. for ``calibrate=``).
 ``spkeras.convert`` picks this method by default for such models.

@@ -11,8 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 from spkeras import io, network, validation
+from spkeras.layers.qcfs import QuantizedClipFloorShift
 from spkeras.progress import progress_bar
-from spkeras.qcfs.layer import QuantizedClipFloorShift
 from spkeras.qcfs.prepare import prepare_for_conversion
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def finetune(
         verbose: Show a progress bar (standard error).
 
     Returns:
-        The fine-tuned copy (a ``keras.Model`` with :class:`~spkeras.qcfs.QuantizedClipFloorShift` layers); its
+        The fine-tuned copy (a ``keras.Model`` with :class:`~spkeras.layers.QuantizedClipFloorShift` layers); its
         ``finetune_history`` attribute holds Keras's history dict and ``finetune_seconds`` the training time.
 
     Examples:

@@ -9,7 +9,7 @@ import numpy as np
 
 from spkeras import graph, io, validation
 from spkeras.errors import UnsupportedLayerError
-from spkeras.qcfs.layer import QuantizedClipFloorShift
+from spkeras.layers.qcfs import QuantizedClipFloorShift
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import tensorflow as tf
 
 import spkeras
 from spkeras.errors import UnsupportedLayerError
-from spkeras.layers import IntegrateAndFire
-from spkeras.qcfs import QuantizedClipFloorShift, finetune, prepare_for_conversion
+from spkeras.layers import IntegrateAndFire, QuantizedClipFloorShift
+from spkeras.qcfs import finetune, prepare_for_conversion
 from tests.layers.layer_checks import check_layer
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from spkeras.conversion.ir import Step
 from spkeras.conversion.registry import ConversionContext, UnsupportedLayerError
 
-logger = logging.getLogger("spkeras.conversion.layers")
+logger = logging.getLogger(__name__)
 
 
 def numpy_weight(variable) -> np.ndarray:

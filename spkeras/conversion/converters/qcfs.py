@@ -7,7 +7,7 @@ import numpy as np
 
 from spkeras.conversion.ir import Step
 from spkeras.conversion.registry import register_converter
-from spkeras.qcfs.layer import QuantizedClipFloorShift
+from spkeras.layers.qcfs import QuantizedClipFloorShift
 
 
 @register_converter(QuantizedClipFloorShift)

@@ -1,4 +1,4 @@
-"""Converters for the Keras layer types spkeras supports, one registered function per layer family."""
+"""The core converters: Conv2D, Dense, BatchNormalization, ReLU and activations, pooling, Add and Concatenate."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from spkeras.conversion.converters.common import check_channels_last as _check_c
 from spkeras.conversion.converters.common import numpy_weight as _numpy
 from spkeras.conversion.ir import Step
 from spkeras.conversion.registry import UnsupportedLayerError, register_converter
+from spkeras.layers.pooling import SpikingMaxPooling1D, SpikingMaxPooling2D
 
 logger = logging.getLogger(__name__)
-
-__all__ = ["activation_steps"]
 
 
 @register_converter(keras.layers.Conv2D)
@@ -158,8 +157,6 @@ def convert_max_pooling(layer, context):
         # A 1-wide window only subsamples (ResNet50V2's strided shortcuts): average pooling is the same op, exactly.
         return [Step(kind="structural", source=layer, make_layer=make_average)]
     if context.max_pooling == "spiking":
-        from spkeras.layers.pooling import SpikingMaxPooling1D, SpikingMaxPooling2D
-
         maximum = keras.layers.MaxPooling2D if two_d else keras.layers.MaxPooling1D
         spiking = SpikingMaxPooling2D if two_d else SpikingMaxPooling1D
         # Max pooling commutes with a positive per-channel scale, so it stays a structural step: the ANN keeps

@@ -44,6 +44,10 @@ class QuantizedClipFloorShift(keras.layers.Layer):
         [[0.0, 0.0, 0.5, 1.0, 2.0]]
     """
 
+    # The conversion method a model holding this layer is converted with when the user names none (read by
+    # spkeras.conversion.pipeline.default_method through this attribute, so the pipeline needs no import of it).
+    preferred_conversion_method = "qcfs"
+
     def __init__(self, levels=4, threshold=8.0, per_channel=False, **kwargs):
         super().__init__(**kwargs)
         owner = f"QuantizedClipFloorShift '{self.name}'"
