@@ -13,7 +13,10 @@ from collections.abc import Callable
 
 import keras
 
-from spkeras.errors import UnsupportedLayerError
+from spkeras.errors import ACTIVATION_FIX, UnsupportedLayerError
+
+# Keras activation layers without a spiking equivalent: their refusal names prepare_for_conversion (QCFS) as the fix.
+ACTIVATION_LAYER_NAMES = ("ELU", "LeakyReLU", "PReLU", "ThresholdedReLU")
 
 _CONVERTERS: dict[type, Callable] = {}
 
@@ -105,6 +108,8 @@ def find_converter(layer: keras.layers.Layer) -> Callable:
             return _CONVERTERS[layer_class]
         if layer_class is keras.layers.Layer:
             break
+    if type(layer).__name__ in ACTIVATION_LAYER_NAMES:
+        raise UnsupportedLayerError(layer, "this activation has no spiking equivalent.", ACTIVATION_FIX)
     raise UnsupportedLayerError(layer, "no converter is registered for this layer type.")
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from spkeras.conversion.ir import Step
 from spkeras.conversion.registry import ConversionContext, UnsupportedLayerError
+from spkeras.errors import ACTIVATION_FIX
 
 logger = logging.getLogger(__name__)
 
@@ -117,4 +118,5 @@ def activation_steps(layer, activation, context: ConversionContext) -> list[Step
         reason = "softmax is only supported as the last operation of the model (it is dropped for the readout)."
     else:
         reason = f"activation '{name}' has no spiking equivalent; only 'relu', 'relu6' (and a final 'softmax') are."
-    raise UnsupportedLayerError(layer, reason + " Received: activation=" + repr(name) + ".")
+    fix = ACTIVATION_FIX if activation is not keras.activations.get("softmax") else None
+    raise UnsupportedLayerError(layer, reason + " Received: activation=" + repr(name) + ".", fix)

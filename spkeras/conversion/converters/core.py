@@ -13,6 +13,7 @@ from spkeras.conversion.converters.common import check_channels_last as _check_c
 from spkeras.conversion.converters.common import numpy_weight as _numpy
 from spkeras.conversion.ir import Step
 from spkeras.conversion.registry import UnsupportedLayerError, register_converter
+from spkeras.errors import ACTIVATION_FIX
 from spkeras.layers.pooling import SpikingMaxPooling1D, SpikingMaxPooling2D
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def convert_relu(layer, context):
             layer,
             "only ReLU with negative_slope=0 and threshold=0 (optionally clipped by max_value) has a spiking "
             f"equivalent. Received: negative_slope={layer.negative_slope}, threshold={layer.threshold}.",
+            ACTIVATION_FIX,
         )
     bound = None if layer.max_value is None else float(layer.max_value)
     if bound is not None and bound <= 0:
