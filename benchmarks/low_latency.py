@@ -51,7 +51,8 @@ from common import RESULTS, load_cifar, load_mnist, machine, markdown_table, wri
 from methods_comparison import CALIBRATION_IMAGES, SEED, reference_model, spkeras_source  # noqa: E402
 
 import spkeras  # noqa: E402
-from spkeras.calibration import post  # noqa: E402
+from spkeras.calibration import modes as calibration_modes  # noqa: E402
+from spkeras.calibration.modes import rates  # noqa: E402
 from spkeras.conversion.pipeline import fold_model  # noqa: E402
 from spkeras.layers import IntegrateAndFire  # noqa: E402
 
@@ -69,7 +70,7 @@ ANALYSIS_IMAGES = 500
 def available_modes() -> list[str]:
     """The benchmark's modes: none, the single modes, the two pipelines, and "per_step" (alone and after the
     threshold search, "threshold+per_step") once it exists."""
-    extra = [mode for mode in post.MODES if mode not in BASE_MODES]
+    extra = [mode for mode in calibration_modes.available_modes() if mode not in BASE_MODES]
     return list(BASE_MODES) + extra + [f"threshold+{mode}" for mode in extra]
 
 
@@ -129,7 +130,7 @@ class _Capture(logging.Handler):
 
 def convert_and_evaluate(model, calibration, x_test, y_test, method, mode, timesteps, batch_size) -> dict:
     capture = _Capture()
-    calibration_logger = logging.getLogger(post.__name__)
+    calibration_logger = logging.getLogger(rates.__name__)
     previous_level = calibration_logger.level
     calibration_logger.setLevel(logging.INFO)
     calibration_logger.addHandler(capture)

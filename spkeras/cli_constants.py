@@ -5,7 +5,7 @@
 # tests/cli check that every listed name exists there.
 METHOD_NAMES = ("augmapping", "channelwise", "ecc", "max", "opi", "qcfs", "robust", "termapping")
 ENCODING_NAMES = ("analog", "poisson", "count", "events")
-# Post-conversion calibration: the modes and pipelines of spkeras.calibration.post, and "none".
+# Post-conversion calibration: the modes and pipelines of spkeras.calibration.modes, and "none".
 CALIBRATION_NAMES = ("none", "threshold", "bias", "potential", "per_step", "light", "advanced")
 # Extensions --plot accepts; matplotlib picks the format by the extension.
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")

@@ -172,7 +172,7 @@ def _calibration(name: str) -> str | None:
     """The ``calibrate=`` value for a ``--calibrate`` name, checked against the library's modes and pipelines."""
     if name == "none":
         return None
-    from spkeras.calibration.post import resolve_modes
+    from spkeras.calibration.modes import resolve_modes
 
     try:
         resolve_modes(name)

@@ -21,6 +21,7 @@ from spkeras.conversion import (
     unregister_converter,
 )
 from spkeras.conversion.registry import registered_converter
+from spkeras.calibration.modes import available_modes, available_pipelines, rates, unregister_mode
 from spkeras.methods import available_methods, get_method, unregister_method
 
 PLUGINS = pathlib.Path(__file__).resolve().parent / "plugins"
@@ -53,6 +54,16 @@ def crop():
     finally:
         unregister_converter(module.BorderCrop2D)
     assert registered_converter(module.BorderCrop2D) is None
+
+
+@pytest.fixture(scope="module")
+def channel_potential():
+    module = _import_plugin("channel_potential_mode")
+    try:
+        yield module
+    finally:
+        unregister_mode(module.MODE)
+    assert module.MODE not in available_modes() and module.PIPELINE not in available_pipelines()
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +137,9 @@ def test_the_leaky_closed_form_is_the_count_of_its_own_dynamics(leaky):
 
 def test_the_leaky_closed_form_starts_from_a_calibrated_potential(leaky):
     # Post-conversion calibration (calibrate="potential") offsets the start potential; the count must follow.
-    layer = leaky.LeakyIntegrateAndFire(threshold=1.0, leak=0.8, timesteps=8, calibrated_potential=True)
+    layer = leaky.LeakyIntegrateAndFire(
+        threshold=1.0, leak=0.8, timesteps=8, calibration_weights={"potential_offset": "neuron_potential"}
+    )
     current = np.full((1, 4), 0.3, dtype="float32")
     layer.build(current.shape)
     layer.potential_offset.assign(np.array([0.0, 0.5, 0.9, -0.5], dtype="float32"))
@@ -235,3 +248,40 @@ def test_without_its_converter_the_layer_is_refused(crop, sample):
             spkeras.convert(model, sample["x_calibration"])
     finally:
         register_converter(crop.BorderCrop2D)(crop.convert_border_crop)
+
+
+def test_a_calibration_mode_in_one_file_converts_saves_and_lowers_the_rate_error(channel_potential, tmp_path):
+    """The plugin mode is usable by name and in its pipeline; its weight is per channel and survives .keras."""
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3),
+        ]
+    )
+    x = np.random.default_rng(0).uniform(0, 1, (120, 6, 6, 1)).astype("float32")
+    options = dict(method="robust", timesteps=4, spike_value="threshold", v_init=0.5)
+    plain = spkeras.convert(model, x, **options)
+    tuned = spkeras.convert(model, x, calibrate=channel_potential.MODE, **options)
+    piped = spkeras.convert(model, x, calibrate=channel_potential.PIPELINE, **options)
+    neuron = next(layer for layer in tuned.layers if getattr(layer, "spiking_neuron", False))
+    assert neuron.calibration_weights == {"channel_offset": "neuron_potential"}
+    offset = neuron.channel_offset.numpy()
+    assert np.any(offset != 0)
+    np.testing.assert_array_equal(offset, np.broadcast_to(offset[:1, :1], offset.shape))  # one value per channel
+    # Spikes carry θ = λ (spike_value="threshold"), so the ANN's rate is clip(a/θ, 0, 1); the mode lowers the
+    # per-channel mean error of the first layer's measured rates.
+    folded = spkeras.conversion.fold_model(model)
+    relu = next(layer for layer in folded.layers if isinstance(layer, keras.layers.ReLU))
+    errors = []
+    for snn in (plain, tuned):
+        layer = snn.get_layer(neuron.name)
+        (target,) = rates.ann_target_rates(folded, [relu], [layer.threshold.numpy().astype("float64")], x)
+        rate = rates.measured_rates(snn, layer, x, 4)[layer.name]
+        errors.append(np.abs((target - rate).reshape(-1, 4).mean(axis=0)).mean())
+    assert errors[0] > 0.01 and errors[1] < 0.5 * errors[0], errors
+    assert any(getattr(layer, "calibration_weights", None) for layer in piped.layers)
+    loaded = spkeras.load_model(spkeras.save_model(tuned, tmp_path / "tuned.keras"))
+    np.testing.assert_array_equal(loaded.get_layer(neuron.name).channel_offset.numpy(), offset)

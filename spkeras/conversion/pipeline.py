@@ -15,7 +15,8 @@ import keras
 import numpy as np
 
 from spkeras import graph, io, methods, validation
-from spkeras.calibration import collect_statistics, post, temporal
+from spkeras.calibration import collect_statistics
+from spkeras.calibration import modes as calibration_modes
 from spkeras.conversion.batchnorm import fold_batchnorm
 from spkeras.conversion.build import build_folded_ann
 from spkeras.conversion.lower import lower_model
@@ -95,11 +96,12 @@ def convert(
             network changes; on a trained CIFAR-10 VGG it cost 40 pp, see benchmarks/max_pooling.py); ``"error"``
             refuses models with max pooling.
         batch_size: Calibration batch size for NumPy input (the global batch under a strategy).
-        calibrate: Post-conversion calibration for ``timesteps`` (see :mod:`spkeras.calibration.post`): None
-            (default), ``"threshold"``, ``"bias"``, ``"potential"``, a list of them, or a pipeline name
-            (``"light"`` = threshold + bias, ``"advanced"`` = threshold + potential), or ``"per_step"`` (FTBC per-step
-            biases). Calibrated quantities are
-            non-trainable weights of the neuron layers; simulating for another T is allowed (accuracy may drop).
+        calibrate: Post-conversion calibration for ``timesteps`` (see :mod:`spkeras.calibration.modes`): None
+            (default), a mode (``"threshold"``, ``"bias"``, ``"potential"``, ``"per_step"``: FTBC per-step
+            biases), a list of them, or a pipeline name (``"light"`` = threshold + bias, ``"advanced"`` =
+            threshold + potential); ``spkeras.calibration.modes.available_modes()`` lists the registered modes.
+            Calibrated quantities are non-trainable weights of the neuron layers; simulating for another T is
+            allowed (accuracy may drop).
         strategy: A ``tf.distribute.Strategy`` for the calibration pass; defaults to the active scope's.
         verbose: Show a progress bar during calibration.
         **method_options: Options of the method, e.g. ``percentile=99.9`` for ``"robust"``,
@@ -125,7 +127,7 @@ def convert(
     timesteps = validation.check_timesteps(timesteps)
     batch_size = validation.check_batch_size(batch_size)
     validation.check_choice("max_pooling", max_pooling, MAX_POOLING_POLICIES)
-    modes = post.resolve_modes(calibrate)
+    modes = calibration_modes.resolve_modes(calibrate)
     nodes = fold_batchnorm(lower_model(model, max_pooling=max_pooling))
     if method is None:
         method = default_method(nodes)
@@ -167,41 +169,28 @@ def convert(
             f"Method '{policy.name}' returned {len(scales)} scales for {len(sites)} neuron sites. "
             f"Received: {len(scales)} scales. compute_scales() must return one λ per site, in network order."
         )
-    site_layers = [folded_layers[i] for i in sites]
-    if "threshold" in modes:
-        scales = post.search_thresholds(
-            folded,
-            site_layers,
-            x_calibration,
-            timesteps,
-            settings.v_init,
-            [len(folded_layers[i].output.shape) > 2 for i in sites],
-            context.bounds,
-            batch_size,
-            verbose,
-            channel_maxima=[stats.channel_maximum for stats in statistics],
-        )
-    tuned = [mode for mode in modes if mode != "threshold"]
-    if tuned:
-        options = {
-            "calibrated_bias": "bias" in tuned,
-            "calibrated_potential": "potential" in tuned,
-            "calibrated_steps": timesteps if "per_step" in tuned else 0,
-        }
-        settings = settings.replace(options={**settings.options, **options})
+    run = calibration_modes.CalibrationRun(
+        folded=folded,
+        site_layers=[folded_layers[i] for i in sites],
+        data=x_calibration,
+        timesteps=timesteps,
+        v_init=settings.v_init,
+        per_channel=[len(folded_layers[i].output.shape) > 2 for i in sites],
+        bounds=context.bounds,
+        batch_size=batch_size,
+        verbose=verbose,
+        channel_maxima=[stats.channel_maximum for stats in statistics] if x_calibration is not None else None,
+    )
+    scales = calibration_modes.tune_scales(modes, run, scales)
+    weights = calibration_modes.neuron_weights(modes)
+    if weights:
+        settings = settings.replace(options={**settings.options, "calibration_weights": weights})
     with np.errstate(over="ignore", invalid="ignore"):  # overflowing weights are refused below, by name
         snn, layers = probe.build(scales, settings, policy.weight_transform(), f"{model.name}_snn")
-    if tuned:
+    if any(mode.tunes_network for mode in modes):
         lambdas = probe.site_scales(scales)
-        lambdas = [lambdas[i] for i in sites]
-        neurons = [layers[i] for i in sites]
-        if "bias" in tuned or "potential" in tuned:
-            targets = post.ann_target_rates(folded, site_layers, lambdas, x_calibration, batch_size)
-            post.calibrate_neurons(snn, neurons, targets, x_calibration, timesteps, tuned, batch_size, verbose)
-        if "per_step" in tuned:
-            temporal.calibrate_steps(
-                snn, neurons, folded, site_layers, lambdas, x_calibration, timesteps, verbose=verbose
-            )
+        run.snn, run.neurons, run.scales = snn, [layers[i] for i in sites], [lambdas[i] for i in sites]
+        calibration_modes.tune_network(modes, run)
     bad = [layer.name for layer in snn.layers if any(not np.all(np.isfinite(w)) for w in layer.get_weights())]
     if bad:
         raise ValueError(
@@ -216,7 +205,7 @@ def convert(
         settings.reset,
         settings.v_init,
         settings.spike_value,
-        modes or None,
+        tuple(mode.name for mode in modes) or None,
         len(sites),
         time.perf_counter() - started,
     )

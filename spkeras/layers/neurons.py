@@ -21,9 +21,11 @@ import numpy as np
 from keras import ops
 
 from spkeras import validation
+from spkeras.layers import calibrated
 
 RESET_MODES = ("soft", "hard")
 SPIKE_VALUES = ("unit", "threshold")
+_LEGACY_FLAGS = ("calibrated_bias", "calibrated_potential", "calibrated_steps")  # arguments of earlier versions
 
 
 def _threshold_value(threshold, layer_name):
@@ -73,12 +75,13 @@ class IntegrateAndFire(keras.layers.Layer):
             or ``"threshold"`` (θ; weights unchanged).
         timesteps: Number of time steps assumed by the closed-form forward pass (``layer(x)``). The simulator
             ignores it and runs as many steps as asked.
-        calibrated_bias: Add a per-channel bias current every step (non-trainable weight ``bias_current``, zero
-            until post-conversion calibration sets it).
-        calibrated_potential: Add a per-neuron offset to the initial potential (weight ``potential_offset``).
-        calibrated_steps: K > 0 adds a per-step, per-channel bias during the first K steps (weight
-            ``step_bias`` of shape ``(K, channels)``); 0 disables it.
-        **kwargs: Standard ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
+        calibration_weights: The non-trainable weights that post-conversion calibration sets, as a mapping from
+            weight name to role (see :mod:`spkeras.layers.calibrated`): e.g. ``{"bias_current":
+            "channel_current"}`` adds a per-channel current every step. Zero until calibration sets them. The
+            calibration modes (:mod:`spkeras.calibration.modes`) say which weights they need.
+        **kwargs: Standard ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...). The flags of earlier
+            versions (``calibrated_bias``, ``calibrated_potential``, ``calibrated_steps``) are read as the
+            equivalent ``calibration_weights``, so older ``.keras`` files load.
 
     Examples:
         >>> import numpy as np
@@ -102,11 +105,10 @@ class IntegrateAndFire(keras.layers.Layer):
         v_init=0.0,
         spike_value="unit",
         timesteps=64,
-        calibrated_bias=False,
-        calibrated_potential=False,
-        calibrated_steps=0,
+        calibration_weights=None,
         **kwargs,
     ):
+        legacy = {flag: kwargs.pop(flag) for flag in _LEGACY_FLAGS if flag in kwargs}
         super().__init__(**kwargs)
         self.threshold_init = _threshold_value(threshold, self.name)
         if reset not in self.supported_resets:
@@ -127,13 +129,8 @@ class IntegrateAndFire(keras.layers.Layer):
         self.v_init = float(v_init)
         self.spike_value = spike_value
         self.timesteps = int(timesteps)
-        for name, flag in (("calibrated_bias", calibrated_bias), ("calibrated_potential", calibrated_potential)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise TypeError(f"{owner}: `{name}` must be True or False. Received: {name}={flag!r}.")
-        self.calibrated_bias = bool(calibrated_bias)
-        self.calibrated_potential = bool(calibrated_potential)
-        self.calibrated_steps = validation.check_number(
-            "calibrated_steps", calibrated_steps, minimum=0, integer=True, owner=owner
+        self.calibration_weights = calibrated.calibration_weights_from(
+            calibration_weights, legacy, self.timesteps, owner
         )
         self.feature_shape = None
 
@@ -162,36 +159,26 @@ class IntegrateAndFire(keras.layers.Layer):
             initializer=keras.initializers.Constant(initial),
             trainable=False,
         )
-        channels = (input_shape[-1],)
-        for flag, name, weight_shape in (
-            (self.calibrated_bias, "bias_current", channels),
-            (self.calibrated_potential, "potential_offset", self.feature_shape),
-            (self.calibrated_steps, "step_bias", (self.calibrated_steps,) + channels),
-        ):
-            if flag:
-                setattr(
-                    self, name, self.add_weight(name=name, shape=weight_shape, initializer="zeros", trainable=False)
-                )
+        for name, role in self.calibration_weights.items():
+            shape = calibrated.weight_shape(role, self.feature_shape, self.timesteps)
+            setattr(self, name, self.add_weight(name=name, shape=shape, initializer="zeros", trainable=False))
+
+    def calibration_roles(self) -> set[str]:
+        """The roles of this layer's calibration weights (see :mod:`spkeras.layers.calibrated`)."""
+        return set(self.calibration_weights.values())
 
     @property
     def adjusts_input(self) -> bool:
-        """Whether calibrated biases are added to the input current (see :meth:`input_current`)."""
-        return self.calibrated_bias or self.calibrated_steps > 0
+        """Whether calibrated currents are added to the input current (see :meth:`input_current`)."""
+        return bool(self.calibration_roles() & {"channel_current", "step_current"})
 
     def input_current(self, current, step):
-        """The current entering the membrane at ``step`` (0-based): synaptic current plus calibrated biases."""
-        if self.calibrated_bias:
-            current = current + self.bias_current
-        if self.calibrated_steps:
-            index = ops.minimum(step, self.calibrated_steps - 1)
-            bias = ops.take(self.step_bias, index, axis=0)
-            current = current + ops.where(step < self.calibrated_steps, bias, ops.zeros_like(bias))
-        return current
+        """The current entering the membrane at ``step`` (0-based): synaptic current plus calibrated currents."""
+        return calibrated.add_currents(self, current, step)
 
     def start_potential(self):
-        """The potential at t = 0 (``v_init · θ``, plus the calibrated offset), broadcastable to the state."""
-        start = self.v_init * self.threshold
-        return start + self.potential_offset if self.calibrated_potential else start
+        """The potential at t = 0 (``v_init · θ``, plus calibrated offsets), broadcastable to the state."""
+        return calibrated.add_potentials(self, self.v_init * self.threshold)
 
     # --- the neuron model, one small function per phase -------------------------------------------------
 
@@ -254,7 +241,7 @@ class IntegrateAndFire(keras.layers.Layer):
         steps = ops.cast(timesteps, self.compute_dtype)
         if self.reset == "soft":
             charge = ops.maximum(current, 0.0) * steps + start  # >= 0 unless a calibrated offset is negative
-            if self.calibrated_potential:
+            if "neuron_potential" in self.calibration_roles():
                 charge = ops.maximum(charge, 0.0)
             return ops.minimum(ops.floor(charge / threshold), steps)
         positive = ops.maximum(current, 1e-30)
@@ -264,14 +251,8 @@ class IntegrateAndFire(keras.layers.Layer):
         return ops.where(current > 0, count, ops.zeros_like(count))
 
     def closed_form_input(self, current, timesteps):
-        """The constant current of the closed form: ``current`` plus the calibrated biases averaged over T steps."""
-        if self.calibrated_bias:
-            current = current + self.bias_current
-        if self.calibrated_steps:
-            steps = ops.cast(timesteps, self.compute_dtype)
-            used = ops.cast(ops.arange(self.calibrated_steps) < ops.cast(timesteps, "int32"), self.compute_dtype)
-            current = current + ops.sum(self.step_bias * used[:, None], axis=0) / steps
-        return current
+        """The constant current of the closed form: ``current`` plus the calibrated currents averaged over T steps."""
+        return calibrated.add_mean_currents(self, current, timesteps)
 
     def call(self, inputs):
         count = self.closed_form_count(self.closed_form_input(inputs, self.timesteps), self.timesteps)
@@ -293,9 +274,7 @@ class IntegrateAndFire(keras.layers.Layer):
                 "v_init": self.v_init,
                 "spike_value": self.spike_value,
                 "timesteps": self.timesteps,
-                "calibrated_bias": self.calibrated_bias,
-                "calibrated_potential": self.calibrated_potential,
-                "calibrated_steps": self.calibrated_steps,
+                "calibration_weights": dict(self.calibration_weights),
             }
         )
         return config

@@ -196,7 +196,7 @@ def _make_neuron(importer, base, node_name, value, threshold, offset=None, metad
     layer = IntegrateAndFire(
         threshold=threshold,
         spike_value=spike_value,
-        calibrated_potential=calibrated,
+        calibration_weights={"potential_offset": "neuron_potential"} if calibrated else None,
         name=importer.unique(base),
         **options,
     )

@@ -67,13 +67,15 @@ def export_neuron(exporter, position, layer, source):
     nir, shape, perm = exporter.nir, tuple(source.shape), source.perm
     theta = layout.per_neuron(_numpy(layer.threshold), shape, perm)
     start = layout.per_neuron(np.broadcast_to(_numpy(layer.start_potential()), shape), shape, perm)
-    if layer.calibrated_steps and np.any(_numpy(layer.step_bias) != 0):
-        raise Refused(
-            f"its calibrated per-step biases (step_bias, first {layer.calibrated_steps} steps) have no NIR "
-            "form: NIR has no time-indexed input. Convert without per-step calibration."
-        )
-    if layer.calibrated_bias and np.any(_numpy(layer.bias_current) != 0):
-        _fold_bias_current(exporter, layer, source, _numpy(layer.bias_current))
+    for name, role in layer.calibration_weights.items():
+        values = _numpy(getattr(layer, name))
+        if role == "step_current" and np.any(values != 0):
+            raise Refused(
+                f"its calibrated per-step biases ({name}, first {values.shape[0]} steps) have no NIR "
+                "form: NIR has no time-indexed input. Convert without per-step calibration."
+            )
+        if role == "channel_current" and np.any(values != 0):
+            _fold_bias_current(exporter, layer, source, values)
     metadata = {
         "spkeras_layer": layer.name,
         "spkeras_reset": layer.reset,

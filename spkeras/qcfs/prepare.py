@@ -8,6 +8,8 @@ import keras
 import numpy as np
 
 from spkeras import graph, io, validation
+from spkeras.calibration import collect_statistics
+from spkeras.calibration.modes.threshold import search_thresholds
 from spkeras.errors import UnsupportedLayerError
 from spkeras.layers.qcfs import QuantizedClipFloorShift
 
@@ -137,14 +139,12 @@ def _initial_thresholds(model, nodes, sites, data, levels, per_channel, percenti
             if sites[id(layer)] is None:
                 logger.info("QCFS '%s': no calibration data; λ starts at %g.", layer.name, DEFAULT_THRESHOLD)
         return {id(layer): sites[id(layer)] or DEFAULT_THRESHOLD for layer in layers}
-    from spkeras.calibration import collect_statistics, post
-
     data = validation.check_inputs(data, tuple(model.inputs[0].shape[1:]), "x_calibration")
     batch_size = validation.check_batch_size(batch_size)
     if percentile is None:  # λ minimising the squared L-level quantisation error of the activations
         ranks = [per_channel and len(layer.output.shape) > 2 for layer in layers]
         bounds = [sites[id(layer)] for layer in layers]
-        scales = post.search_thresholds(model, layers, data, levels, 0.5, ranks, bounds, batch_size)
+        scales = search_thresholds(model, layers, data, levels, 0.5, ranks, bounds, batch_size)
         return {id(layer): np.asarray(scale).tolist() for layer, scale in zip(layers, scales)}
     statistics = collect_statistics(model, layers, data, batch_size)
     thresholds = {}

@@ -403,9 +403,9 @@ def test_startup_noise_filter():
 
 
 def test_calibration_names_exist_in_the_library(files, capsys):
-    from spkeras.calibration.post import MODES, PIPELINES
+    from spkeras.calibration.modes import available_modes, available_pipelines
 
-    assert set(cli.CALIBRATION_NAMES) <= {"none", *MODES, *PIPELINES}
+    assert set(cli.CALIBRATION_NAMES) <= {"none", *available_modes(), *available_pipelines()}
     folder, model_path = files
     argv = ["convert", str(model_path), "--calibration", str(folder / "calibration.npz"), "-o", str(folder / "s.keras")]
     assert cli.main([*argv, "--calibrate", "thresholds"]) == 2

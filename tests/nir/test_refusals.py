@@ -42,7 +42,7 @@ def test_neurons_without_an_nir_form_are_refused(neuron, expected):
 
 
 def test_per_step_biases_are_refused_and_all_problems_are_listed():
-    neuron = IntegrateAndFire(calibrated_steps=2, name="stepped")
+    neuron = IntegrateAndFire(timesteps=2, calibration_weights={"step_bias": "step_current"}, name="stepped")
     model = _model(
         keras.layers.Conv2D(2, 3),
         neuron,
@@ -59,7 +59,7 @@ def test_per_step_biases_are_refused_and_all_problems_are_listed():
 def test_zero_per_step_biases_and_zero_bias_currents_export():
     model = _model(
         keras.layers.Conv2D(2, 3),
-        IntegrateAndFire(calibrated_steps=3, calibrated_bias=True),
+        IntegrateAndFire(timesteps=3, calibrated_steps=3, calibrated_bias=True),
         keras.layers.Flatten(),
         keras.layers.Dense(2),
     )

@@ -1,4 +1,4 @@
-"""Per-step bias calibration: forward temporal bias correction (FTBC; Wu et al., ECCV 2024).
+"""Mode ``"per_step"``: per-step biases, forward temporal bias correction (FTBC; Wu et al., ECCV 2024).
 
 Each neuron layer gets a per-step, per-channel bias ``b_t`` (weight ``step_bias``), found forward: layer by layer
 in network order (earlier layers already calibrated) and, within a layer, step by step. At step t the layer is
@@ -18,7 +18,9 @@ import numpy as np
 import tensorflow as tf
 
 from spkeras.calibration.batches import iterate_batches
+from spkeras.calibration.modes.registry import CalibrationMode, CalibrationRun, register_mode
 from spkeras.progress import progress_bar
+from spkeras.simulate import get_simulator
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ def calibrate_steps(
     alpha: float = ALPHA,
     verbose: bool = False,
 ) -> None:
-    """Sets the per-step biases of ``neuron_layers`` (built with ``calibrated_steps=timesteps``) in place.
+    """Sets the per-step biases (weight ``step_bias``) of ``neuron_layers`` in place.
 
     Args:
         snn: The converted network.
@@ -73,13 +75,12 @@ def calibrate_steps(
         alpha: Weight of each correction.
         verbose: Show a progress bar (one unit per layer).
     """
-    from spkeras.simulate import get_simulator
-
     progress = progress_bar(len(neuron_layers), verbose, "layer")
     for position, (layer, relu, scale) in enumerate(zip(neuron_layers, site_layers, scales)):
-        if layer.calibrated_steps != timesteps:
+        held = int(layer.step_bias.shape[0])
+        if held != timesteps:
             raise ValueError(
-                f"Layer '{layer.name}' holds {layer.calibrated_steps} per-step biases but {timesteps} steps are "
+                f"Layer '{layer.name}' holds {held} per-step biases but {timesteps} steps are "
                 "calibrated. Received: a network built for another T. Convert with calibrate='per_step' for this T."
             )
         currents_of = get_simulator(keras.Model(snn.inputs, layer.input), timesteps, require_neurons=False)
@@ -97,3 +98,22 @@ def calibrate_steps(
             float(np.mean(np.abs(layer.step_bias.numpy()))),
         )
         progress.update(position + 1)
+
+
+class PerStepMode(CalibrationMode):
+    """A per-step, per-channel bias for each of the T steps, found forward (FTBC)."""
+
+    name = "per_step"
+    order = 3
+    neuron_weights = {"step_bias": "step_current"}
+    temporal = True
+    tunes_network = True
+    description = "per-step, per-channel biases found forward step by step (FTBC, Wu et al. 2024)"
+
+    def tune_network(self, run: CalibrationRun, modes) -> None:
+        calibrate_steps(
+            run.snn, run.neurons, run.folded, run.site_layers, run.scales, run.data, run.timesteps, verbose=run.verbose
+        )
+
+
+register_mode(PerStepMode())

@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 import spkeras
-from spkeras.calibration import post
+from spkeras.calibration.modes import rates, resolve_modes
+from spkeras.calibration.modes.threshold import search_thresholds
 from spkeras.conversion import fold_model
 from spkeras.layers import IntegrateAndFire
 
@@ -34,10 +35,10 @@ def _rate_errors(snn, model, x, scales):
     """Per site: |mean SNN rate − mean ANN rate| per channel (rates in spikes per step)."""
     folded = fold_model(model)
     relus = [layer for layer in folded.layers if isinstance(layer, keras.layers.ReLU)]
-    targets = post.ann_target_rates(folded, relus, scales, x)
+    targets = rates.ann_target_rates(folded, relus, scales, x)
     errors = []
     for layer, target in zip(_neurons(snn), targets):
-        rate = post.measured_rates(snn, layer, x, T)[layer.name]
+        rate = rates.measured_rates(snn, layer, x, T)[layer.name]
         error = (target - rate).reshape(-1, target.shape[-1]).mean(axis=0)
         errors.append(np.abs(error))
     return errors
@@ -65,8 +66,8 @@ def test_later_layers_do_not_change_earlier_calibration():
     saved = first.bias_current.numpy().copy()
     folded = fold_model(model)
     relus = [layer for layer in folded.layers if isinstance(layer, keras.layers.ReLU)]
-    targets = post.ann_target_rates(folded, relus, [np.float64(1.0)] * 2, x)
-    post.calibrate_neurons(snn, [second], targets[1:], x, T, ("bias",))
+    targets = rates.ann_target_rates(folded, relus, [np.float64(1.0)] * 2, x)
+    rates.calibrate_neurons(snn, [second], targets[1:], x, T, resolve_modes("bias"))
     np.testing.assert_array_equal(first.bias_current.numpy(), saved)
 
 
@@ -76,7 +77,7 @@ def test_threshold_search_finds_the_brute_force_optimum():
     inputs = keras.Input((1,))
     relu = keras.layers.ReLU()
     model = keras.Model(inputs, relu(inputs))
-    (chosen,) = post.search_thresholds(model, [relu], activations, 4, 0.5, [False], [None])
+    (chosen,) = search_thresholds(model, [relu], activations, 4, 0.5, [False], [None])
 
     def error(scale):
         levels = np.clip(np.floor(activations * 4 / scale + 0.5), 0, 4)
@@ -112,7 +113,7 @@ def test_calibrated_model_round_trips_and_source_is_unchanged(tmp_path):
     loaded = spkeras.load_model(path)
     for layer in _neurons(loaded):
         original = snn.get_layer(layer.name)
-        assert layer.calibrated_potential
+        assert layer.calibration_weights == {"potential_offset": "neuron_potential"}
         np.testing.assert_array_equal(layer.potential_offset.numpy(), original.potential_offset.numpy())
     np.testing.assert_array_equal(
         spkeras.simulate.record(loaded, x[:20], timesteps=T)["output"],
@@ -121,8 +122,9 @@ def test_calibrated_model_round_trips_and_source_is_unchanged(tmp_path):
 
 
 def test_zero_calibration_weights_change_nothing():
-    layer_plain = IntegrateAndFire(threshold=0.7, v_init=0.5)
-    layer_flags = IntegrateAndFire(threshold=0.7, v_init=0.5, calibrated_bias=True, calibrated_potential=True)
+    layer_plain = IntegrateAndFire(threshold=0.7, v_init=0.5, timesteps=4)
+    weights = {"bias_current": "channel_current", "potential_offset": "neuron_potential", "step_bias": "step_current"}
+    layer_flags = IntegrateAndFire(threshold=0.7, v_init=0.5, timesteps=4, calibration_weights=weights)
     current = tf.constant(np.random.default_rng(2).uniform(-0.2, 1.0, (4, 5)).astype("float32"))
     for layer in (layer_plain, layer_flags):
         layer.build(current.shape)
@@ -138,7 +140,9 @@ def test_zero_calibration_weights_change_nothing():
 
 
 def test_bias_is_fed_every_step_and_matches_the_closed_form():
-    layer = IntegrateAndFire(threshold=1.0, v_init=0.5, calibrated_bias=True, timesteps=16)
+    layer = IntegrateAndFire(
+        threshold=1.0, v_init=0.5, calibration_weights={"bias_current": "channel_current"}, timesteps=16
+    )
     current = tf.constant([[0.1, 0.3]], tf.float32)
     layer.build(current.shape)
     layer.bias_current.assign([0.2, -0.1])
@@ -182,7 +186,7 @@ def _per_step_error(snn, model, x, scales):
     """Mean over steps and channels of |E[r_t] − E[r_ANN]| of the first spiking layer (rates per step)."""
     folded = fold_model(model)
     relus = [layer for layer in folded.layers if isinstance(layer, keras.layers.ReLU)]
-    target = post.ann_target_rates(folded, relus, scales, x)[0]
+    target = rates.ann_target_rates(folded, relus, scales, x)[0]
     layer = _neurons(snn)[0]
     trains = spkeras.simulate.spike_trains(snn, x, timesteps=T)[layer.name] / layer.threshold.numpy()
     per_step = trains.reshape(T, -1, target.shape[-1]).mean(axis=1)
@@ -195,7 +199,7 @@ def test_per_step_biases_lower_the_per_step_rate_error():
     plain = spkeras.convert(model, x, **common)
     tuned = spkeras.convert(model, x, calibrate="per_step", **common)
     first = _neurons(tuned)[0]
-    assert first.calibrated_steps == T and first.step_bias.shape == (T, 4)
+    assert first.calibration_weights == {"step_bias": "step_current"} and first.step_bias.shape == (T, 4)
     assert np.any(first.step_bias.numpy() != 0)
     scales = [np.asarray(layer.threshold.numpy(), "float64") for layer in _neurons(plain)]
     before, after = _per_step_error(plain, model, x, scales), _per_step_error(tuned, model, x, scales)
@@ -206,9 +210,36 @@ def test_per_step_biases_lower_the_per_step_rate_error():
 
 
 def test_per_step_bias_is_applied_only_during_its_steps():
-    layer = IntegrateAndFire(threshold=1.0, calibrated_steps=2)
+    layer = IntegrateAndFire(threshold=1.0, timesteps=2, calibration_weights={"step_bias": "step_current"})
     current = tf.zeros((1, 3))
     layer.build(current.shape)
     layer.step_bias.assign([[1.0, 0.0, 2.0], [0.5, 0.5, 0.5]])
     drives = [layer.input_current(current, step).numpy()[0].tolist() for step in range(4)]
     assert drives == [[1.0, 0.0, 2.0], [0.5, 0.5, 0.5], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+
+
+def test_files_written_with_the_older_flags_load_as_calibration_weights():
+    layer = IntegrateAndFire.from_config(
+        {
+            "threshold": 1.0,
+            "timesteps": 4,
+            "calibrated_bias": True,
+            "calibrated_potential": False,
+            "calibrated_steps": 4,
+        }
+    )
+    assert layer.calibration_weights == {"bias_current": "channel_current", "step_bias": "step_current"}
+    assert "calibrated_bias" not in layer.get_config()
+    with pytest.raises(ValueError, match="calibrated_steps"):
+        IntegrateAndFire(timesteps=4, calibrated_steps=3)
+    with pytest.raises(TypeError, match="calibrated_bias"):
+        IntegrateAndFire(calibrated_bias="yes")
+
+
+@pytest.mark.parametrize(
+    "weights, match",
+    [({"bias_current": "gain"}, "'gain'"), ("bias_current", "must map"), ({"1x": "channel_current"}, "'1x'")],
+)
+def test_bad_calibration_weights_are_refused_with_the_roles(weights, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        IntegrateAndFire(calibration_weights=weights)
