@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from spkeras.conversion.ir import Node
+from spkeras.network import SYNAPTIC_LAYERS
 
 
 class _Names:
@@ -78,17 +79,8 @@ def build_model(
     return model, built
 
 
-_LINEAR_SOURCES = (
-    keras.layers.Conv2D,
-    keras.layers.Dense,
-    keras.layers.Conv1D,
-    keras.layers.DepthwiseConv2D,
-    keras.layers.SeparableConv2D,
-)
-
-
 def _is_linear_source(node: Node) -> bool:
-    return isinstance(node.source, _LINEAR_SOURCES)
+    return isinstance(node.source, SYNAPTIC_LAYERS)
 
 
 def build_folded_ann(nodes: list[Node], name: str) -> tuple[keras.Model, dict[int, keras.layers.Layer]]:

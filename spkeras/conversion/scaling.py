@@ -5,7 +5,7 @@ approximately ``s ×`` the SNN value (firing rate or current per step). The inpu
 current = the image). A linear layer fed with scale ``s_in`` and followed by a neuron site with scale λ
 gets ``W' = gain·W·s_in/target`` and ``b' = gain·b/target``; the neuron then fires at rate ``a/λ``.
 
-Two parametrisations, both exact (see METHODS.md "What a spike carries"):
+Two parametrisations, both exact (see docs/concepts.md, "Thresholds, weights and what a spike carries"):
 
 - ``spike_value="unit"``: weights are rescaled (``target = λ``), threshold ``θ = gain`` (κ for ECC), a
   spike carries 1, and the spike tensor has scale λ;

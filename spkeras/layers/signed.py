@@ -26,7 +26,7 @@ class TernaryIntegrateAndFire(_NetCountIntegrateAndFire):
     Besides the positive spike at ``V ≥ θ``, a neuron whose potential fell to ``V ≤ −θ`` emits a negative
     spike (``V ← V + θ``) — but only while its net spike count is positive, so the net count never goes
     below zero and tracks ``relu`` of the accumulated input: over-firing caused by early input is undone.
-    The paper's exact rule is unconfirmed; this is the rule of ``METHODS.md``. State: (potential, net count).
+    The paper's exact rule is unconfirmed; this is our rule (docs/methods/termapping.md). State: (potential, net count).
 
     Examples:
         >>> import numpy as np
@@ -57,7 +57,7 @@ class AugmentedIntegrateAndFire(_NetCountIntegrateAndFire):
     which removes the one-spike-per-step ceiling at low T. Combined with the double threshold: a negative
     event ``k = −min(floor(−V/θ), net count)`` while the net count is positive. Spike counts are reported as
     events (steps with ``k ≠ 0``) and as the sum of ``|k|``. Details of the paper are unconfirmed; this is
-    the rule of ``METHODS.md``. State: (potential, net count).
+    our rule (docs/methods/augmapping.md). State: (potential, net count).
 
     Examples:
         >>> import numpy as np

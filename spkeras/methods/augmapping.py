@@ -3,7 +3,7 @@
 One spike event per step carries a coefficient k = floor(V/θ), removing the one-spike-per-step ceiling at low
 T; negative coefficients undo over-firing while the net count is positive (see
 :class:`~spkeras.layers.AugmentedIntegrateAndFire`). Results report spikes both as events and as the sum of
-coefficients. Details of the paper are unconfirmed (see METHODS.md).
+coefficients. Details of the paper are unconfirmed; this is our rule (docs/methods/augmapping.md).
 """
 
 from spkeras.layers import AugmentedIntegrateAndFire

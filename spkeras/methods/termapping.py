@@ -2,7 +2,7 @@
 
 Thresholds come from the activation statistics (max by default, or a percentile); neurons are
 :class:`~spkeras.layers.TernaryIntegrateAndFire`: a neuron that over-fired emits negative spikes while its net
-count is positive. The paper's exact details are unconfirmed (see METHODS.md); this is the rule described there.
+count is positive. The paper's exact details are unconfirmed; this is our rule (docs/methods/termapping.md).
 """
 
 from spkeras.layers import TernaryIntegrateAndFire

@@ -84,6 +84,42 @@ def linear_step(layer, kernel, bias, layer_class, config, *, layout: str = "dens
     return Step(kind="linear", source=layer, make_layer=make_layer, kernel=kernel, bias=bias, layout=layout, pads=pads)
 
 
+def depthwise_step(layer, kernel, bias, *, kernel_size, strides, padding, dilation_rate) -> Step:
+    """A ``"linear"`` step whose new layer is a ``DepthwiseConv2D`` (the one place spkeras builds one).
+
+    Depthwise, separable and grouped convolutions all become such a step; the depth multiplier comes from the
+    kernel's shape ``(height, width, channels, multiplier)``.
+
+    Examples:
+        >>> import keras, numpy as np
+        >>> conv = keras.layers.DepthwiseConv2D(3)
+        >>> step = depthwise_step(conv, np.ones((3, 3, 4, 2)), np.zeros(8), kernel_size=(3, 3), strides=(1, 1),
+        ...                       padding="same", dilation_rate=(1, 1))
+        >>> step.layout, step.make_layer("dw").depth_multiplier
+        ('depthwise', 2)
+    """
+    options = dict(
+        kernel_size=kernel_size,
+        strides=strides,
+        padding=padding,
+        depth_multiplier=int(kernel.shape[-1]),
+        dilation_rate=dilation_rate,
+    )
+
+    def make_layer(name):
+        return keras.layers.DepthwiseConv2D(**options, use_bias=True, name=name)
+
+    return Step(
+        kind="linear",
+        source=layer,
+        make_layer=make_layer,
+        kernel=kernel,
+        bias=bias,
+        layout="depthwise",
+        pads=padding != "valid",
+    )
+
+
 def structural(layer, map_scale=None) -> Step:
     """A ``"structural"`` step that re-creates ``layer`` from its config.
 

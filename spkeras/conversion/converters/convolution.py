@@ -17,6 +17,7 @@ from spkeras.conversion.converters.common import (
     activation_steps,
     check_channels_last,
     check_exact_type,
+    depthwise_step,
     linear_step,
     numpy_weight,
 )
@@ -34,14 +35,14 @@ def convert_depthwise_conv2d(layer, context):
     check_exact_type(layer, keras.layers.DepthwiseConv2D)
     kernel = numpy_weight(layer.kernel)
     bias = _bias(layer, kernel.shape[-2] * kernel.shape[-1])
-    step = linear_step(
+    step = depthwise_step(
         layer,
         kernel,
         bias,
-        keras.layers.DepthwiseConv2D,
-        layer.get_config(),
-        layout="depthwise",
-        pads=layer.padding != "valid",
+        kernel_size=layer.kernel_size,
+        strides=layer.strides,
+        padding=layer.padding,
+        dilation_rate=layer.dilation_rate,
     )
     return [step] + activation_steps(layer, layer.activation, context)
 
@@ -52,28 +53,18 @@ def convert_separable_conv2d(layer, context):
     check_exact_type(layer, keras.layers.SeparableConv2D)
     depthwise_kernel = numpy_weight(layer.depthwise_kernel)
     pointwise_kernel = numpy_weight(layer.pointwise_kernel)
-    options = dict(
-        kernel_size=layer.kernel_size,
-        strides=layer.strides,
-        padding=layer.padding,
-        depth_multiplier=layer.depth_multiplier,
-        dilation_rate=layer.dilation_rate,
-    )
-
-    def make_depthwise(name):
-        return keras.layers.DepthwiseConv2D(**options, use_bias=True, name=name)
 
     def make_pointwise(name):
         return keras.layers.Conv2D(pointwise_kernel.shape[-1], 1, use_bias=True, name=name)
 
-    depthwise = Step(
-        kind="linear",
-        source=layer,
-        make_layer=make_depthwise,
-        kernel=depthwise_kernel,
-        bias=np.zeros(depthwise_kernel.shape[-2] * depthwise_kernel.shape[-1]),
-        layout="depthwise",
-        pads=layer.padding != "valid",
+    depthwise = depthwise_step(
+        layer,
+        depthwise_kernel,
+        np.zeros(depthwise_kernel.shape[-2] * depthwise_kernel.shape[-1]),
+        kernel_size=layer.kernel_size,
+        strides=layer.strides,
+        padding=layer.padding,
+        dilation_rate=layer.dilation_rate,
     )
     pointwise = Step(
         kind="linear",

@@ -8,7 +8,7 @@ import warnings
 import keras
 import numpy as np
 
-from spkeras.conversion.converters.common import activation_steps, linear_step, structural
+from spkeras.conversion.converters.common import activation_steps, depthwise_step, linear_step, structural
 from spkeras.conversion.converters.common import check_channels_last as _check_channels_last
 from spkeras.conversion.converters.common import numpy_weight as _numpy
 from spkeras.conversion.ir import Step
@@ -45,25 +45,14 @@ def _grouped_as_depthwise(layer, kernel, context) -> list[Step]:
     channels, filters = kernel.shape[-2] * layer.groups, kernel.shape[-1]
     depthwise = kernel.reshape(kernel.shape[:2] + (channels, filters // channels))
     bias = _numpy(layer.bias) if layer.use_bias else np.zeros(filters)
-    options = dict(
+    step = depthwise_step(
+        layer,
+        depthwise,
+        bias,
         kernel_size=layer.kernel_size,
         strides=layer.strides,
         padding=layer.padding,
-        depth_multiplier=filters // channels,
         dilation_rate=layer.dilation_rate,
-    )
-
-    def make_layer(name):
-        return keras.layers.DepthwiseConv2D(**options, use_bias=True, name=name)
-
-    step = Step(
-        kind="linear",
-        source=layer,
-        make_layer=make_layer,
-        kernel=depthwise,
-        bias=bias,
-        layout="depthwise",
-        pads=layer.padding != "valid",
     )
     return [step] + activation_steps(layer, layer.activation, context)
 
