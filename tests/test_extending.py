@@ -15,13 +15,9 @@ import pytest
 
 import spkeras
 from spkeras.calibration.modes import available_modes, available_pipelines, rates, unregister_mode
-from spkeras.conversion import (
-    UnsupportedLayerError,
-    layer_report,
-    register_converter,
-    unregister_converter,
-)
+from spkeras.conversion import layer_report, register_converter, unregister_converter
 from spkeras.conversion.registry import registered_converter
+from spkeras.errors import UnsupportedLayerError
 from spkeras.methods import available_methods, get_method, unregister_method
 
 PLUGINS = pathlib.Path(__file__).resolve().parent / "plugins"

@@ -7,7 +7,6 @@ from spkeras.conversion.lower import layer_report
 from spkeras.conversion.pipeline import MAX_POOLING_POLICIES, convert, fold_model
 from spkeras.conversion.probe import Probe
 from spkeras.conversion.registry import (
-    UnsupportedLayerError,
     register_converter,
     registered_converter,
     supported_layer_names,
@@ -17,7 +16,6 @@ from spkeras.conversion.registry import (
 __all__ = [
     "MAX_POOLING_POLICIES",
     "Probe",
-    "UnsupportedLayerError",
     "convert",
     "fold_model",
     "layer_report",

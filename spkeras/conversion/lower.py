@@ -7,7 +7,8 @@ import keras
 from spkeras import graph
 from spkeras.conversion import converters  # noqa: F401  (the built-in converters, registered by this import)
 from spkeras.conversion.ir import Node, Step
-from spkeras.conversion.registry import ConversionContext, UnsupportedLayerError, find_converter
+from spkeras.conversion.registry import ConversionContext, find_converter
+from spkeras.errors import UnsupportedLayerError
 
 
 def _converter_for(layer):

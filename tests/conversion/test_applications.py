@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import spkeras
-from spkeras.conversion import UnsupportedLayerError, fold_model, layer_report
+from spkeras.conversion import fold_model, layer_report
+from spkeras.errors import UnsupportedLayerError
 from spkeras.simulate import record
 
 # Minimum correlation of the SNN's mean output current per step with the folded ANN's logits at T = 256 (ecc,

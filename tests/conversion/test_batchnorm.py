@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import spkeras
-from spkeras.conversion import UnsupportedLayerError, fold_model
+from spkeras.conversion import fold_model
+from spkeras.errors import UnsupportedLayerError
 
 INPUT_SHAPE = (8, 8, 3)
 

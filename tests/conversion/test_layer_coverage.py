@@ -9,8 +9,9 @@ import pytest
 
 import spkeras
 from spkeras import network
-from spkeras.conversion import UnsupportedLayerError, fold_model, layer_report
+from spkeras.conversion import fold_model, layer_report
 from spkeras.conversion.converters.inactive import INACTIVE_AT_INFERENCE
+from spkeras.errors import UnsupportedLayerError
 from spkeras.simulate import record
 from tests.conversion.coverage_models import (
     functional,

@@ -5,14 +5,8 @@ import numpy as np
 import pytest
 
 import spkeras
-from spkeras.conversion import (
-    UnsupportedLayerError,
-    fold_model,
-    layer_report,
-    register_converter,
-    registry,
-    supported_layer_names,
-)
+from spkeras.conversion import fold_model, layer_report, register_converter, registry, supported_layer_names
+from spkeras.errors import UnsupportedLayerError
 
 
 def _sequential(*layers, shape=(8, 8, 3)):

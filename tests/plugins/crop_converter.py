@@ -8,8 +8,9 @@ Keras layer (so converted models save and load) and its converter.
 
 import keras
 
-from spkeras.conversion import UnsupportedLayerError, register_converter
+from spkeras.conversion import register_converter
 from spkeras.conversion.ir import Step
+from spkeras.errors import UnsupportedLayerError
 
 
 @keras.saving.register_keras_serializable(package="spkeras_test_plugins")

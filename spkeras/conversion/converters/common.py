@@ -8,8 +8,8 @@ import keras
 import numpy as np
 
 from spkeras.conversion.ir import Step
-from spkeras.conversion.registry import ConversionContext, UnsupportedLayerError
-from spkeras.errors import ACTIVATION_FIX
+from spkeras.conversion.registry import ConversionContext
+from spkeras.errors import ACTIVATION_FIX, UnsupportedLayerError
 
 logger = logging.getLogger(__name__)
 

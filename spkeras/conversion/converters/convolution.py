@@ -22,7 +22,8 @@ from spkeras.conversion.converters.common import (
     numpy_weight,
 )
 from spkeras.conversion.ir import Step
-from spkeras.conversion.registry import UnsupportedLayerError, register_converter
+from spkeras.conversion.registry import register_converter
+from spkeras.errors import UnsupportedLayerError
 
 
 def _bias(layer, channels: int) -> np.ndarray:

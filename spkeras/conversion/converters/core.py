@@ -12,8 +12,8 @@ from spkeras.conversion.converters.common import activation_steps, depthwise_ste
 from spkeras.conversion.converters.common import check_channels_last as _check_channels_last
 from spkeras.conversion.converters.common import numpy_weight as _numpy
 from spkeras.conversion.ir import Step
-from spkeras.conversion.registry import UnsupportedLayerError, register_converter
-from spkeras.errors import ACTIVATION_FIX
+from spkeras.conversion.registry import register_converter
+from spkeras.errors import ACTIVATION_FIX, UnsupportedLayerError
 from spkeras.layers.pooling import SpikingMaxPooling1D, SpikingMaxPooling2D
 
 logger = logging.getLogger(__name__)

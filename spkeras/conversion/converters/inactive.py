@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import keras
 
-from spkeras.conversion.registry import UnsupportedLayerError, register_converter
+from spkeras.conversion.registry import register_converter
+from spkeras.errors import UnsupportedLayerError
 
 INACTIVE_AT_INFERENCE = (
     "Dropout",

@@ -15,7 +15,8 @@ import numpy as np
 
 from spkeras.conversion.converters.common import check_exact_type, numpy_weight
 from spkeras.conversion.ir import Step
-from spkeras.conversion.registry import UnsupportedLayerError, register_converter
+from spkeras.conversion.registry import register_converter
+from spkeras.errors import UnsupportedLayerError
 
 
 def _per_channel(layer, value, what: str) -> np.ndarray:

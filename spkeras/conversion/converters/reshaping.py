@@ -12,7 +12,8 @@ import keras
 import numpy as np
 
 from spkeras.conversion.converters.common import check_channels_last, structural
-from spkeras.conversion.registry import UnsupportedLayerError, register_converter
+from spkeras.conversion.registry import register_converter
+from spkeras.errors import UnsupportedLayerError
 
 
 def channel_map_scale(layer):
