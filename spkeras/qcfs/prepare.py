@@ -1,8 +1,15 @@
-"""``prepare_for_conversion``: a copy of a trained model with QCFS activations in place of its ReLUs."""
+"""``prepare_for_conversion``: a copy of a trained model with QCFS activations in place of its ReLUs.
+
+Hidden activations without a spiking equivalent (ELU, SELU, leaky/parametric ReLU, GELU, swish/SiLU, hard swish,
+hard sigmoid, tanh, sigmoid, mish, softplus, softsign) are replaced by the QCFS activation too: the copy then
+differs from the source until it is fine-tuned (:func:`spkeras.finetune` or ``model.fit``), which recovers the
+accuracy; a warning says so. The model's output activation is kept (the readout).
+"""
 
 from __future__ import annotations
 
 import logging
+import warnings
 
 import keras
 import numpy as np
@@ -10,31 +17,66 @@ import numpy as np
 from spkeras import graph, io, validation
 from spkeras.calibration import collect_statistics
 from spkeras.calibration.modes.threshold import search_thresholds
-from spkeras.errors import UnsupportedLayerError
 from spkeras.layers.qcfs import QuantizedClipFloorShift
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 8.0  # the QCFS authors' initial λ when nothing is known about the activations
 RELU_NAMES = ("relu", "relu6")
+# Activation functions (by Keras name) that have no spiking equivalent and become QCFS in a hidden layer.
+REPLACED_ACTIVATIONS = (
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "silu",
+    "hard_silu",
+    "hard_sigmoid",
+    "tanh",
+    "sigmoid",
+    "leaky_relu",
+    "mish",
+    "softplus",
+    "softsign",
+)
+# Activation layers replaced as a whole (ReLU with a negative slope or a shift is one too).
+ACTIVATION_LAYERS = (
+    keras.layers.ReLU,
+    keras.layers.Activation,
+    keras.layers.ELU,
+    keras.layers.LeakyReLU,
+    keras.layers.PReLU,
+)
 
 
-def _relu_bound(layer) -> tuple[bool, float | None]:
-    """Whether ``layer`` is (or ends with) a ReLU, and its clip bound."""
+def _replaced_functions() -> dict:
+    """The Keras activation functions of :data:`REPLACED_ACTIVATIONS` known to this Keras version → name."""
+    found = {}
+    for name in REPLACED_ACTIVATIONS:
+        try:
+            found[keras.activations.get(name)] = name
+        except ValueError:  # not in this Keras version
+            continue
+    return found
+
+
+def _site(layer, is_output: bool) -> tuple[str | None, float | None]:
+    """What ``layer``'s activation becomes: ``("relu", bound)`` for a ReLU (QCFS keeps its clip bound),
+    ``("replaced", None)`` for a hidden activation without a spiking equivalent, else ``(None, None)``."""
     if isinstance(layer, keras.layers.ReLU):
-        if layer.negative_slope or layer.threshold:
-            raise UnsupportedLayerError(
-                layer,
-                "a leaky or shifted ReLU has no QCFS equivalent. Received: "
-                f"negative_slope={layer.negative_slope}, threshold={layer.threshold}.",
-            )
-        return True, None if layer.max_value is None else float(layer.max_value)
+        if not (layer.negative_slope or layer.threshold):
+            return "relu", None if layer.max_value is None else float(layer.max_value)
+        return (None, None) if is_output else ("replaced", None)
+    if isinstance(layer, (keras.layers.ELU, keras.layers.LeakyReLU, keras.layers.PReLU)):
+        return (None, None) if is_output else ("replaced", None)
     activation = getattr(layer, "activation", None)
     if activation is keras.activations.get("relu"):
-        return True, None
+        return "relu", None
     if activation is keras.activations.get("relu6"):
-        return True, 6.0
-    return False, None
+        return "relu", 6.0
+    if activation in _replaced_functions() and not is_output:
+        return "replaced", None
+    return None, None
 
 
 def _clone(layer, drop_activation: bool):
@@ -57,7 +99,10 @@ def prepare_for_conversion(
 
     The copy keeps all weights and is ready for ``model.fit`` (see :func:`spkeras.finetune`); the source model is
     not modified. ReLUs given as layers, as ``Activation("relu")`` or as ``activation="relu"`` of a Conv2D/Dense
-    are replaced. With ``x_calibration``, λ starts at the value minimising the squared error between the
+    are replaced. Hidden activations that have no spiking equivalent (:data:`REPLACED_ACTIVATIONS`: ELU, SELU,
+    GELU, swish/SiLU, tanh, sigmoid, …, and the ``ELU``, ``LeakyReLU``, ``PReLU`` layers) are replaced by QCFS as
+    well, with a warning: the copy computes another function until it is fine-tuned. The output activation is
+    kept. With ``x_calibration``, λ starts at the value minimising the squared error between the
     activations and their L-level QCFS quantisation (the threshold search of ``calibrate="threshold"``; per channel
     for convolutional maps with ``per_channel``), or at the ``percentile``-th percentile if one is given; without
     data, at a clipped ReLU's bound, else at 8.
@@ -75,7 +120,7 @@ def prepare_for_conversion(
         The new ``keras.Model`` (not compiled).
 
     Raises:
-        UnsupportedLayerError: For activations without a QCFS equivalent (e.g. a leaky ReLU).
+        ValueError: If the model has no activation to replace.
 
     Examples:
         >>> import spkeras
@@ -89,22 +134,26 @@ def prepare_for_conversion(
     levels = validation.check_number("levels", levels, minimum=0, strictly=True, integer=True)
     percentile = None if percentile is None else validation.check_percentile(percentile)
     nodes = graph.model_graph(model)
-    sites = {}
-    problems = []
+    output_layers = {id(node.layer) for node in nodes if node.is_output}
+    sites, replaced = {}, []
     for node in nodes[1:]:
-        try:
-            is_relu, bound = _relu_bound(node.layer)
-        except UnsupportedLayerError as error:
-            problems.append(error)
-            continue
-        if is_relu:
+        kind, bound = _site(node.layer, id(node.layer) in output_layers)
+        if kind is not None:
             sites[id(node.layer)] = bound
-    if problems:
-        raise UnsupportedLayerError.combine(problems, model.name)
+        if kind == "replaced":
+            replaced.append(node.layer.name)
     if not sites:
         raise ValueError(
-            f"Model '{model.name}' has no ReLU to replace. Received: a model without ReLU activations. "
-            "prepare_for_conversion replaces ReLU / relu6 activations with QCFS activations."
+            f"Model '{model.name}' has no activation to replace. Received: a model without hidden activations. "
+            "prepare_for_conversion replaces ReLU (and non-spiking hidden activations) with QCFS activations."
+        )
+    if replaced:
+        warnings.warn(
+            f"prepare_for_conversion replaced {len(replaced)} activation(s) without a spiking equivalent by QCFS "
+            f"({', '.join(replaced)}): the copy computes another function until it is fine-tuned. Fine-tune it "
+            "(spkeras.finetune or model.fit) before converting.",
+            UserWarning,
+            stacklevel=2,
         )
     thresholds = _initial_thresholds(model, nodes, sites, x_calibration, levels, per_channel, percentile, batch_size)
 
@@ -113,7 +162,7 @@ def prepare_for_conversion(
         layer = node.layer
         arguments = [tensors[i] for i in node.inputs]
         value = arguments if len(arguments) > 1 else arguments[0]
-        if id(layer) in sites and isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)):
+        if id(layer) in sites and isinstance(layer, ACTIVATION_LAYERS):
             tensors[position] = _qcfs(layer.name, levels, thresholds[id(layer)], per_channel)(value)
             continue
         clone = _clone(layer, drop_activation=id(layer) in sites)
@@ -123,7 +172,7 @@ def prepare_for_conversion(
             output = _qcfs(f"{layer.name}_qcfs", levels, thresholds[id(layer)], per_channel)(output)
         tensors[position] = output
     prepared = keras.Model(tensors[0], tensors[len(nodes) - 1], name=f"{model.name}_qcfs")
-    logger.info("Replaced %d ReLU activations of '%s' by QCFS (L=%d).", len(sites), model.name, levels)
+    logger.info("Replaced %d activations of '%s' by QCFS (L=%d).", len(sites), model.name, levels)
     return prepared
 
 

@@ -1,5 +1,8 @@
 """The QCFS activation, prepare_for_conversion, finetune and their conversion."""
 
+import functools
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -9,6 +12,7 @@ import spkeras
 from spkeras.errors import UnsupportedLayerError
 from spkeras.layers import IntegrateAndFire, QuantizedClipFloorShift
 from spkeras.qcfs import finetune, prepare_for_conversion
+from spkeras.qcfs.prepare import REPLACED_ACTIVATIONS
 from tests.layers.layer_checks import check_layer
 
 
@@ -93,13 +97,54 @@ def test_prepare_replaces_every_relu_and_keeps_the_source():
     np.testing.assert_allclose(fine.predict(x, verbose=0), model.predict(x, verbose=0), atol=0.05)
 
 
-def test_prepare_refuses_leaky_relus_with_a_reason():
+def _hidden(make_activation):
+    """Dense → (activation) → BatchNorm → Dense: the activation is hidden, BatchNorm follows it."""
+    inputs = keras.Input((6,))
+    hidden = make_activation(keras.layers.Dense(5, name="first"), inputs)
+    outputs = keras.layers.Dense(3, name="head")(keras.layers.BatchNormalization(name="norm")(hidden))
+    return keras.Model(inputs, outputs)
+
+
+def _dense_with(activation, dense, x):
+    return keras.layers.Dense(5, activation=activation, name="first")(x)
+
+
+HIDDEN_ACTIVATIONS = {
+    **{name: functools.partial(_dense_with, name) for name in REPLACED_ACTIVATIONS},
+    "Activation_elu": lambda dense, x: keras.layers.Activation("elu", name="act")(dense(x)),
+    "ELU": lambda dense, x: keras.layers.ELU(name="act")(dense(x)),
+    "LeakyReLU": lambda dense, x: keras.layers.LeakyReLU(name="act")(dense(x)),
+    "PReLU": lambda dense, x: keras.layers.PReLU(name="act")(dense(x)),
+    "ReLU_leaky": lambda dense, x: keras.layers.ReLU(negative_slope=0.1, name="act")(dense(x)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HIDDEN_ACTIVATIONS))
+def test_hidden_activations_without_a_spiking_equivalent_become_qcfs(case):
+    model = _hidden(HIDDEN_ACTIVATIONS[case])
+    with pytest.raises(UnsupportedLayerError, match="prepare_for_conversion"):
+        spkeras.convert(model, np.zeros((4, 6), "float32"), timesteps=4)
+    with pytest.warns(UserWarning, match="fine-tune"):
+        prepared = prepare_for_conversion(model, levels=4)
+    kinds = [type(layer).__name__ for layer in prepared.layers]
+    assert kinds.count("QuantizedClipFloorShift") == 1, kinds
+    assert not {"ELU", "LeakyReLU", "PReLU", "Activation"} & set(kinds), kinds
+    first = prepared.get_layer("first")
+    assert first.get_config()["activation"] == "linear"
+    np.testing.assert_array_equal(first.get_weights()[0], model.get_layer("first").get_weights()[0])
+    snn = spkeras.convert(prepared, None, timesteps=4)  # BatchNorm after the activation still converts
+    assert any(getattr(layer, "spiking_neuron", False) for layer in snn.layers)
+
+
+def test_the_output_activation_is_kept_and_plain_models_are_refused():
     inputs = keras.Input((4,))
-    outputs = keras.layers.Dense(2)(keras.layers.ReLU(negative_slope=0.1, name="leaky")(keras.layers.Dense(4)(inputs)))
-    with pytest.raises(UnsupportedLayerError, match="'leaky'.*leaky or shifted ReLU"):
-        prepare_for_conversion(keras.Model(inputs, outputs), levels=4)
+    outputs = keras.layers.Dense(2, activation="sigmoid", name="out")(keras.layers.Dense(4, activation="relu")(inputs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # only ReLUs replaced: no warning
+        prepared = prepare_for_conversion(keras.Model(inputs, outputs), levels=4)
+    assert prepared.get_layer("out").get_config()["activation"] == "sigmoid"
     plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
-    with pytest.raises(ValueError, match="no ReLU"):
+    with pytest.raises(ValueError, match="no activation to replace"):
         prepare_for_conversion(plain)
 
 
