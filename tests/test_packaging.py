@@ -1,11 +1,11 @@
 """The release artefacts and the facts the docs state about them.
 
-Slow: ``python -m build`` (sdist, then the wheel from that sdist, as a release would) on a copy of the checkout,
+``python -m build`` (sdist, then the wheel from that sdist, as a release would) on a copy of the checkout,
 ``twine check --strict`` on both, their contents, and a non-editable install of the wheel used from outside the
-checkout (``spkeras --help``, ``--version``, ``info`` on the bundled model, the bundled sample). Everything runs
-offline (``--no-isolation``: the build backend of this environment, no download).
+checkout (``spkeras --help``, ``--version``, ``info`` on the bundled model, the bundled sample): about 10 s.
+Everything runs offline (``--no-isolation``: the build backend of this environment, no download).
 
-Fast: the version and the changelog agree and do not claim a release; no install line in the docs or the
+Then: the version and the changelog agree and do not claim a release; no install line in the docs or the
 notebooks names a package index release (there is none yet); the counts the docs state (bundled images,
 notebooks, commands, methods) are the code's.
 """
@@ -61,7 +61,6 @@ def distributions(tmp_path_factory):
     return {"sdist": sdist, "wheel": wheel}
 
 
-@pytest.mark.slow
 def test_build_names_this_version_and_twine_check_passes(distributions):
     pytest.importorskip("twine", reason='twine check needs twine (pip install -e ".[test]")')
     assert distributions["sdist"].name == f"spkeras-{VERSION}.tar.gz"
@@ -71,7 +70,6 @@ def test_build_names_this_version_and_twine_check_passes(distributions):
     assert completed.stdout.count("PASSED") == 2, completed.stdout
 
 
-@pytest.mark.slow
 def test_wheel_ships_every_module_the_data_license_and_entry_point(distributions):
     archive = zipfile.ZipFile(distributions["wheel"])
     names = set(archive.namelist())
@@ -88,7 +86,6 @@ def test_wheel_ships_every_module_the_data_license_and_entry_point(distributions
     assert "Requires-Python: >=3.10" in metadata and "Provides-Extra: nir" in metadata
 
 
-@pytest.mark.slow
 def test_sdist_ships_changelog_docs_notebooks_and_tests(distributions):
     with tarfile.open(distributions["sdist"]) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
@@ -100,7 +97,6 @@ def test_sdist_ships_changelog_docs_notebooks_and_tests(distributions):
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
 
 
-@pytest.mark.slow
 def test_installed_wheel_works_outside_the_checkout(distributions, tmp_path):
     # A fresh, non-editable install of the wheel (its dependencies are this environment's), used from elsewhere.
     target = tmp_path / "site"
