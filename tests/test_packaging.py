@@ -262,3 +262,22 @@ def test_tf_cpp_min_log_level_3_removes_the_documented_lines():
     assert "Traceback" not in completed.stderr
     page = _flat(ROOT / "docs" / "getting-started.md")
     assert 'os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"' in page and "removes the `cpu_feature_guard` notice" in page
+
+
+# --- a clone without the maintainers' ../shared folder -------------------------------------------------------
+
+
+def test_tests_needing_the_shared_folder_skip_with_a_reason_an_outsider_understands(tmp_path):
+    folder = tmp_path / "clone" / "tests"  # ../shared of this copy does not exist
+    folder.mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "conftest.py", folder / "conftest.py")
+    (folder / "test_needs_shared.py").write_text("def test_needs_shared(shared_dir):\n    assert False\n")
+    completed = _run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(folder)],
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert completed.returncode == 0 and "1 skipped" in completed.stdout, completed.stdout + completed.stderr
+    reason = " ".join(completed.stdout.split())
+    assert str(tmp_path / "shared") in reason, reason
+    assert "maintainers' data folder" in reason and "this skip is expected and nothing is wrong" in reason, reason
