@@ -27,6 +27,15 @@ NOTEBOOKS = REPOSITORY / "notebooks"
 CIFAR_SUBSET = REPOSITORY.parent / "shared" / "data" / "cifar10_subset.npz"
 CELL_TIMEOUT_S = 300
 KERNEL_NAME = "spkeras-test-python"
+# TensorFlow's start-up lines on a machine without a GPU (the first three even with TF_CPP_MIN_LOG_LEVEL=3).
+TENSORFLOW_NOISE = (
+    "absl::InitializeLog",
+    "oneDNN custom operations",
+    "Could not find cuda drivers",
+    "cpu_feature_guard",
+    "failed call to cuInit",
+)
+KERNEL_COMMAND = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
 TINY = {"EPOCHS": 1, "TRAIN_IMAGES": 1000, "TEST_IMAGES": 100, "TIMESTEPS": 16, "FAST": True}
 PARAMETERS = {
@@ -63,12 +72,13 @@ def _kernel_manager_class(directory: pathlib.Path) -> type[AsyncKernelManager]:
     spec_directory = directory / "kernels" / KERNEL_NAME
     spec_directory.mkdir(parents=True)
     spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        # As in Jupyter or on Colab: no TF_CPP_MIN_LOG_LEVEL (the notebooks' first cell sets it), and without
+        # PYTEST_CURRENT_TEST, under which ipykernel does not show what C++ code writes to file descriptor 2.
+        "argv": ["env", "-u", "TF_CPP_MIN_LOG_LEVEL", "-u", "PYTEST_CURRENT_TEST", *KERNEL_COMMAND],
         "display_name": "spkeras tests",
         "language": "python",
         "env": {
             "SPKERAS_OFFLINE": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             "PYTHONHASHSEED": "0",
         },
@@ -157,6 +167,8 @@ def test_notebook_runs_top_to_bottom(name, tmp_path, record_property):
     record_property("runtime_s", round(elapsed, 1))
     print(f"{name}: {elapsed:.1f} s")
     text = _text_outputs(notebook)
+    for noise in TENSORFLOW_NOISE:
+        assert noise not in text, f"{name} shows TensorFlow's start-up line {noise!r}"
     for expected in EXPECTED_OUTPUT[name]:
         assert expected in text, f"{name} did not print {expected!r}"
     assert not any(
@@ -294,3 +306,22 @@ def test_install_cell_reports_a_failed_install(pip_status, installs, monkeypatch
     assert commands == [[*PIP, "missing.whl"]] and error is not None
     assert f"from SPKERAS_SOURCE=missing.whl failed (pip's exit status {pip_status}" in str(error)
     assert "set SPKERAS_SOURCE to another one" in str(error)
+
+
+def test_install_cell_starts_tensorflow_without_its_start_up_lines(tmp_path):
+    """The whole cell in a fresh interpreter where spkeras is importable and TensorFlow not yet imported."""
+    import os
+    import subprocess
+
+    script = tmp_path / "cell.py"
+    script.write_text(
+        INSTALL_CELLS["01_quickstart.ipynb"] + "\nprint(sorted({'tensorflow', 'spkeras'} & set(sys.modules)))\n"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    environment["PYTHONPATH"] = os.pathsep.join([str(REPOSITORY), environment.get("PYTHONPATH", "")])
+    completed = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.strip() == "['tensorflow']", completed.stdout  # imported here, nothing installed
+    assert not [noise for noise in TENSORFLOW_NOISE if noise in completed.stderr], completed.stderr
