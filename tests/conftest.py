@@ -27,8 +27,12 @@ def rng():
 
 @pytest.fixture
 def shared_dir():
+    """The maintainers' data folder next to the clone (``../shared``), or a skip that says why it is absent."""
     if not SHARED.is_dir():
-        pytest.skip(f"needs the shared data folder at {SHARED} (absent on a bare clone)")
+        pytest.skip(
+            f"needs {SHARED}, the maintainers' data folder (full MNIST, a CIFAR-10 subset, outputs of the original "
+            "SpKeras); it is not part of the repository, so on a clone this skip is expected and nothing is wrong"
+        )
     return SHARED
 
 
