@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to (also read by static t
     from spkeras.nir import export_nir, import_nir
     from spkeras.qcfs import finetune, prepare_for_conversion
     from spkeras.simulate import SimulationResult, evaluate
+    from spkeras.simulate.decode import predict
 
 __version__ = "0.1.0"
 
@@ -45,6 +46,7 @@ _LAZY_ATTRIBUTES = {
     "finetune": ("spkeras.qcfs", "finetune"),
     "import_nir": ("spkeras.nir", "import_nir"),
     "load_model": ("spkeras.io", "load_model"),
+    "predict": ("spkeras.simulate.decode", "predict"),
     "prepare_for_conversion": ("spkeras.qcfs", "prepare_for_conversion"),
     "save_model": ("spkeras.io", "save_model"),
 }
@@ -62,6 +64,7 @@ __all__ = [
     "layers",
     "load_model",
     "methods",
+    "predict",
     "prepare_for_conversion",
     "save_model",
 ]

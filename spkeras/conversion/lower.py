@@ -105,6 +105,25 @@ def lower_model(model: keras.Model, max_pooling: str = "spiking") -> list[Node]:
     return nodes
 
 
+def output_activation(model: keras.Model) -> str:
+    """The source model's output activation that the readout applies: ``"softmax"``, ``"sigmoid"`` or ``"linear"``.
+
+    Examples:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+        >>> output_activation(model)
+        'softmax'
+    """
+    layer = next(node.layer for node in graph.model_graph(model) if node.is_output)
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    for name in ("softmax", "sigmoid"):
+        if activation is keras.activations.get(name):
+            return name
+    return "linear"
+
+
 def _prune(nodes: list[Node], output_index: int) -> list[Node]:
     """Keeps only the nodes the output depends on, with their indices remapped."""
     needed = set()

@@ -7,6 +7,7 @@ from spkeras.layers.affine import ChannelAffine
 from spkeras.layers.neurons import IntegrateAndFire
 from spkeras.layers.pooling import SpikingMaxPooling1D, SpikingMaxPooling2D
 from spkeras.layers.qcfs import QuantizedClipFloorShift
+from spkeras.layers.readout import Readout
 from spkeras.layers.settings import NeuronSettings
 from spkeras.layers.signed import AugmentedIntegrateAndFire, TernaryIntegrateAndFire
 
@@ -16,6 +17,7 @@ __all__ = [
     "IntegrateAndFire",
     "NeuronSettings",
     "QuantizedClipFloorShift",
+    "Readout",
     "SpikingMaxPooling1D",
     "SpikingMaxPooling2D",
     "TernaryIntegrateAndFire",

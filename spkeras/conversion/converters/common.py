@@ -147,12 +147,15 @@ def activation_steps(layer, activation, context: ConversionContext) -> list[Step
         return [Step(kind="neuron", source=layer, bound=6.0)]
     if activation is keras.activations.get("linear"):
         return []
-    if activation is keras.activations.get("softmax") and context.is_output:
-        logger.info("Dropping the output softmax of '%s': the readout takes the argmax of the logits.", layer.name)
+    if context.is_output and any(activation is keras.activations.get(head) for head in ("softmax", "sigmoid")):
+        logger.info("Dropping the output %s of '%s': the readout applies it to the decoded output.", name, layer.name)
         return []
     if activation is keras.activations.get("softmax"):
         reason = "softmax is only supported as the last operation of the model (it is dropped for the readout)."
     else:
-        reason = f"activation '{name}' has no spiking equivalent; only 'relu', 'relu6' (and a final 'softmax') are."
+        reason = (
+            f"activation '{name}' has no spiking equivalent; only 'relu', 'relu6' (and a final 'softmax' or "
+            "'sigmoid') are."
+        )
     fix = ACTIVATION_FIX if activation is not keras.activations.get("softmax") else None
     raise UnsupportedLayerError(layer, reason + " Received: activation=" + repr(name) + ".", fix)
