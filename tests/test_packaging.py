@@ -163,7 +163,13 @@ def test_no_install_line_names_a_release_that_does_not_exist(path):
     if name in AWAITING_FIX:
         pytest.skip(f"{name}: its owner replaces the index install line")
     text = path.read_text(encoding="utf-8")
-    lines = [line.strip() for line in text.splitlines() if INDEX_INSTALL.search(line.replace('\\"', '"'))]
+    # A line quoting spkeras's own ImportError hint (`pip install "spkeras[nir]"`) is true: the hint shows only
+    # where spkeras is installed, and pip then takes the installed spkeras and adds the extra (checked by hand).
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if INDEX_INSTALL.search(line.replace('\\"', '"')) and "ImportError" not in line
+    ]
     assert not lines, f"{name}: spkeras is not on a package index yet; install from a clone (pip install -e .)"
 
 
