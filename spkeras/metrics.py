@@ -171,7 +171,7 @@ def firing_rates(snn: keras.Model, x, timesteps: int = 64, batch_size: int = 100
     for layer in spiking_network(snn).neuron_layers:
         value = values[layer.name]
         if layer.spike_value == "threshold":
-            value = value / keras.ops.convert_to_numpy(layer.threshold)
+            value = value / layer.threshold.numpy()
         rates[layer.name] = np.asarray(value).reshape(-1)
     return rates
 

@@ -177,5 +177,5 @@ def _spike_counts(layer: IntegrateAndFire, mean_values: np.ndarray, timesteps: i
     """Spike counts from :func:`spkeras.simulate.record`'s mean emitted value per step."""
     totals = mean_values * timesteps
     if layer.spike_value == "threshold":
-        totals = totals / keras.ops.convert_to_numpy(layer.threshold)
+        totals = totals / layer.threshold.numpy()
     return np.rint(totals)

@@ -108,4 +108,4 @@ class Keras2BatchNorm(keras.layers.Layer):
 
 
 def float32_array(variable) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(variable), dtype="float32")
+    return np.asarray(variable.numpy() if hasattr(variable, "numpy") else variable, dtype="float32")

@@ -265,7 +265,7 @@ class IntegrateAndFire(keras.layers.Layer):
         config = super().get_config()
         threshold = self.threshold_init
         if self.built:
-            values = np.asarray(keras.ops.convert_to_numpy(self.threshold), dtype="float64")
+            values = np.asarray(self.threshold.numpy(), dtype="float64")
             threshold = [float(v) for v in values.reshape(-1)] if self.per_channel else float(values)
         config.update(
             {

@@ -94,7 +94,7 @@ class QuantizedClipFloorShift(keras.layers.Layer):
         config = super().get_config()
         threshold = self.threshold_init
         if self.built:
-            values = np.asarray(keras.ops.convert_to_numpy(self.threshold), "float64").reshape(-1)
+            values = np.asarray(self.threshold.numpy(), "float64").reshape(-1)
             threshold = [float(v) for v in values] if self.per_channel else float(values[0])
         config.update(levels=self.levels, threshold=threshold, per_channel=self.per_channel)
         return config

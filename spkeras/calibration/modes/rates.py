@@ -106,7 +106,7 @@ def measured_rates(snn: keras.Model, layer, data, timesteps: int, batch_size: in
         rate = total / count
         neuron = partial.get_layer(name)
         if neuron.spike_value == "threshold":
-            rate = rate / np.asarray(keras.ops.convert_to_numpy(neuron.threshold), "float64")
+            rate = rate / np.asarray(neuron.threshold.numpy(), "float64")
         rates[name] = rate
     return rates
 
@@ -145,7 +145,7 @@ def calibrate_neurons(
     report = [{"layer": layer.name} for layer in neuron_layers]
     progress = progress_bar(len(neuron_layers), verbose, "layer")
     for position, (layer, target) in enumerate(zip(neuron_layers, target_rates)):
-        threshold = np.asarray(keras.ops.convert_to_numpy(layer.threshold), "float64")
+        threshold = np.asarray(layer.threshold.numpy(), "float64")
         for mode in steps:
             rates = measured_rates(snn, layer, data, timesteps, batch_size)
             if position and mode == steps[0]:

@@ -22,7 +22,7 @@ def numpy_weight(variable) -> np.ndarray:
         >>> numpy_weight(keras.Variable([1.0, 2.0])).dtype
         dtype('float64')
     """
-    return np.array(keras.ops.convert_to_numpy(variable), dtype="float64", copy=True)
+    return np.array(variable.numpy() if hasattr(variable, "numpy") else variable, dtype="float64", copy=True)
 
 
 def check_channels_last(layer) -> None:

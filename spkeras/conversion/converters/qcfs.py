@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
 from spkeras.conversion.ir import Step
@@ -21,7 +20,7 @@ def convert_qcfs(layer, context):
         >>> [(step.kind, step.bound) for step in convert_qcfs(layer, ConversionContext())]
         [('neuron', 2.5)]
     """
-    values = np.asarray(keras.ops.convert_to_numpy(layer.threshold), "float64").reshape(-1)
+    values = np.asarray(layer.threshold.numpy(), "float64").reshape(-1)
     values = np.maximum(values, 1e-6)
     bound = float(values[0]) if not layer.per_channel else values
     return [Step(kind="neuron", source=layer, bound=bound)]
