@@ -20,12 +20,14 @@ class GraphNode:
             which no converter accepts).
         inputs: Indices (into the list returned by :func:`model_graph`) of the nodes feeding this layer,
             in the order the layer receives them. Empty for the input layer.
-        is_output: Whether this layer's output is the model's output.
+        is_output: Whether this layer's output is one of the model's outputs.
+        output_slot: Its position in ``model.outputs`` when it is an output, else None.
     """
 
     layer: keras.layers.Layer
     inputs: tuple[int, ...]
     is_output: bool
+    output_slot: int | None = None
 
 
 def _as_list(tensors):
@@ -44,8 +46,9 @@ def model_graph(model: keras.Model) -> list[GraphNode]:
     Sequential models are read as a chain. Functional models are read from the Keras tensors that connect
     their layers. A model used as a layer (a Sequential or functional model nested in another, at any depth)
     is flattened: its own layers take its place, wired to what feeds it and to what reads it, so the result
-    only holds ordinary layers. Models with several inputs or outputs and shared layers (one layer called
-    more than once) are refused, because a spiking network needs one well-defined tensor per layer.
+    only holds ordinary layers. A functional model may have several outputs (each output node gets its
+    ``output_slot``); models with several inputs, nested models with several outputs and shared layers (one
+    layer called more than once) are refused, because a spiking network needs one well-defined tensor per layer.
 
     Args:
         model: A built ``keras.Sequential`` or functional ``keras.Model``.
@@ -80,7 +83,7 @@ def model_graph(model: keras.Model) -> list[GraphNode]:
     if isinstance(model, keras.Sequential):
         input_node = _input_node(model)
     else:
-        _single_input_output(model)
+        _single_input(model)
         input_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.InputLayer)]
         if len(input_layers) != 1:
             raise ValueError(
@@ -88,9 +91,18 @@ def model_graph(model: keras.Model) -> list[GraphNode]:
             )
         input_node = GraphNode(layer=input_layers[0], inputs=(), is_output=False)
     nodes = [input_node]
-    output = _append_model(model, 0, nodes)
-    # The model's output: exactly one node (a nested model's output is the node of its last layer).
-    nodes[output] = dataclasses.replace(nodes[output], is_output=True)
+    if isinstance(model, keras.Sequential):
+        outputs = [_append_model(model, 0, nodes)]
+    else:
+        outputs = _append_functional(model, 0, nodes, every_output=True)
+    if len(set(outputs)) != len(outputs):
+        raise ValueError(
+            f"Model '{model.name}' returns the same tensor as several outputs. Received: {len(outputs)} outputs "
+            f"from {len(set(outputs))} layers. Return each tensor once."
+        )
+    # The model's outputs, in the order of model.outputs (a nested model's output is the node of its last layer).
+    for slot, position in enumerate(outputs):
+        nodes[position] = dataclasses.replace(nodes[position], is_output=True, output_slot=slot)
     return nodes
 
 
@@ -98,9 +110,13 @@ def _single_input_output(model: keras.Model) -> None:
     outputs = _as_list(model.outputs)
     if len(outputs) != 1:
         raise ValueError(
-            f"Model '{model.name}' has {len(outputs)} outputs; spkeras converts single-output classifiers. "
-            "Received a multi-output model. Build a model with one output tensor."
+            f"The nested model '{model.name}' has {len(outputs)} outputs; spkeras flattens nested models with one "
+            "output. Received a multi-output sub-model. Return its outputs from the outer model instead."
         )
+    _single_input(model)
+
+
+def _single_input(model: keras.Model) -> None:
     inputs = _as_list(model.inputs)
     if len(inputs) != 1:
         raise ValueError(
@@ -164,7 +180,8 @@ def _call_tensors(layer, model: keras.Model) -> tuple[list, list]:
     return _as_list(calls[0].input_tensors), _as_list(calls[0].output_tensors)
 
 
-def _append_functional(model: keras.Model, source: int, nodes: list[GraphNode]) -> int:
+def _append_functional(model: keras.Model, source: int, nodes: list[GraphNode], every_output: bool = False):
+    """Appends a functional model's layers; returns its output's position (every output's, with ``every_output``)."""
     # ``operations`` are the layers plus raw ``keras.ops`` calls (``x + y``) in the graph, in Keras's order; the
     # latter are kept as nodes so that the converter can name them when it refuses them.
     members = list(getattr(model, "operations", model.layers))
@@ -209,13 +226,14 @@ def _append_functional(model: keras.Model, source: int, nodes: list[GraphNode]) 
             position[id(layer)] = _append_layer(layer, inputs, nodes)
             remaining.remove(layer)
     outputs = _as_list(model.outputs)
-    if id(outputs[0]) not in producer:
+    if any(id(output) not in producer for output in outputs):
         raise ValueError(
             f"Cannot find which layer produces the output of model '{model.name}'. Received a model with a shared "
             "layer (one layer called more than once) at its output. Give each call its own layer and rebuild with "
             "the functional API."
         )
-    return position[producer[id(outputs[0])]]
+    found = [position[producer[id(output)]] for output in outputs]
+    return found if every_output else found[0]
 
 
 def call_layer(layer: keras.layers.Layer, arguments: list):

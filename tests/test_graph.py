@@ -154,11 +154,24 @@ def test_multi_input_models_are_refused():
         graph.model_graph(model)
 
 
-def test_multi_output_models_are_refused():
+def test_multi_output_models_mark_each_output_in_order():
     inputs = keras.Input((4,))
-    model = keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(3)(inputs)], name="two_out")
-    with pytest.raises(ValueError, match="'two_out' has 2 outputs.*Received a multi-output model"):
-        graph.model_graph(model)
+    first, second = keras.layers.Dense(2, name="first"), keras.layers.Dense(3, name="second")
+    model = keras.Model(inputs, [second(inputs), first(inputs)], name="two_out")
+    outputs = {node.layer.name: node.output_slot for node in graph.model_graph(model) if node.is_output}
+    assert outputs == {"second": 0, "first": 1}
+
+
+def test_a_nested_multi_output_model_and_a_repeated_output_are_refused():
+    inputs = keras.Input((4,))
+    inner = keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(3)(inputs)], name="inner")
+    outer_input = keras.Input((4,))
+    outer = keras.Model(outer_input, keras.layers.Dense(1)(inner(outer_input)[0]), name="outer")
+    with pytest.raises(ValueError, match="'inner' .*has 2 outputs"):
+        graph.model_graph(outer)
+    dense = keras.layers.Dense(2)(inputs)
+    with pytest.raises(ValueError, match="same tensor as several outputs"):
+        graph.model_graph(keras.Model(inputs, [dense, dense]))
 
 
 def test_unbuilt_model_is_refused():

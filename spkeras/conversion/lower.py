@@ -99,22 +99,50 @@ def lower_model(model: keras.Model, max_pooling: str = "spiking") -> list[Node]:
         output_of[index] = len(nodes) - 1
     if problems:
         raise UnsupportedLayerError.combine(problems, model.name)
-    output_index = next(output_of[i] for i, graph_node in enumerate(graph_nodes) if graph_node.is_output)
+    heads = sorted((node.output_slot, index) for index, node in enumerate(graph_nodes) if node.is_output)
+    if len(heads) > 1:
+        nodes.append(_joined_heads(model, [graph_nodes[index].layer for _, index in heads], nodes, output_of, heads))
+    output_index = len(nodes) - 1 if len(heads) > 1 else output_of[heads[0][1]]
     if output_index != len(nodes) - 1:
         nodes = _prune(nodes, output_index)
     return nodes
 
 
-def output_activation(model: keras.Model) -> str:
-    """The source model's output activation that the readout applies: ``"softmax"``, ``"sigmoid"`` or ``"linear"``.
+# The layer that joins the heads of a multi-output model into the spiking network's one output (see predict).
+JOINED_HEADS = "spkeras_heads"
+
+
+def _joined_heads(model, layers, nodes, output_of, heads) -> Node:
+    """A Concatenate of the model's output heads (each ``(batch, units)``): the SNN has one output tensor."""
+    for layer in layers:
+        if len(layer.output.shape) != 2:
+            raise UnsupportedLayerError(
+                layer,
+                f"a multi-output model converts when every output is (batch, units). Received: output shape "
+                f"{tuple(layer.output.shape)}. Flatten the head, or convert a model with this output only.",
+            )
+    joined = keras.layers.Concatenate(axis=-1, name=JOINED_HEADS)
+    inputs = tuple(output_of[index] for _, index in heads)
+    return Node(
+        kind="merge", source=joined, make_layer=lambda name: keras.layers.Concatenate(axis=-1, name=name), inputs=inputs
+    )
+
+
+def output_heads(model: keras.Model) -> list[tuple[str, int]]:
+    """Per model output, in order: the activation the readout applies (``"softmax"``, ``"sigmoid"`` or
+    ``"linear"``) and the number of units.
 
     Examples:
         >>> import keras
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
-        >>> output_activation(model)
-        'softmax'
+        >>> output_heads(model)
+        [('softmax', 3)]
     """
-    layer = next(node.layer for node in graph.model_graph(model) if node.is_output)
+    heads = sorted((node.output_slot, node.layer) for node in graph.model_graph(model) if node.is_output)
+    return [(_activation_name(layer), int(layer.output.shape[-1])) for _, layer in heads]
+
+
+def _activation_name(layer) -> str:
     if isinstance(layer, keras.layers.Softmax):
         return "softmax"
     activation = getattr(layer, "activation", None)

@@ -19,7 +19,7 @@ from spkeras.calibration import collect_statistics
 from spkeras.calibration import modes as calibration_modes
 from spkeras.conversion.batchnorm import fold_batchnorm
 from spkeras.conversion.build import build_folded_ann
-from spkeras.conversion.lower import lower_model, output_activation
+from spkeras.conversion.lower import lower_model, output_heads
 from spkeras.conversion.probe import Probe
 from spkeras.layers.readout import Readout
 from spkeras.methods.base import CalibrationContext
@@ -192,9 +192,10 @@ def convert(
         lambdas = probe.site_scales(scales)
         run.snn, run.neurons, run.scales = snn, [layers[i] for i in sites], [lambdas[i] for i in sites]
         calibration_modes.tune_network(modes, run)
-    readout = output_activation(model)
-    if readout != "linear":  # the decoded output gets the source's output activation (spkeras.predict)
-        snn = keras.Model(snn.inputs, Readout(readout, name="readout")(snn.outputs[0]), name=snn.name)
+    heads = output_heads(model)  # the decoded output gets the source's output activation(s) (spkeras.predict)
+    if len(heads) > 1 or heads[0][0] != "linear":
+        readout = Readout(heads[0][0], heads=heads if len(heads) > 1 else None, name="readout")
+        snn = keras.Model(snn.inputs, readout(snn.outputs[0]), name=snn.name)
     bad = [layer.name for layer in snn.layers if any(not np.all(np.isfinite(w)) for w in layer.get_weights())]
     if bad:
         raise ValueError(

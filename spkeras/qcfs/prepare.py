@@ -171,7 +171,10 @@ def prepare_for_conversion(
         if id(layer) in sites:
             output = _qcfs(f"{layer.name}_qcfs", levels, thresholds[id(layer)], per_channel)(output)
         tensors[position] = output
-    prepared = keras.Model(tensors[0], tensors[len(nodes) - 1], name=f"{model.name}_qcfs")
+    heads = [
+        tensors[index] for _, index in sorted((node.output_slot, i) for i, node in enumerate(nodes) if node.is_output)
+    ]
+    prepared = keras.Model(tensors[0], heads if len(heads) > 1 else heads[0], name=f"{model.name}_qcfs")
     logger.info("Replaced %d activations of '%s' by QCFS (L=%d).", len(sites), model.name, levels)
     return prepared
 

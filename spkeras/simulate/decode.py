@@ -38,7 +38,8 @@ def predict(snn, x, timesteps: int | None = None, *, every_step: bool = False, b
     Returns:
         An array of shape ``(N,) + output shape``: the time-averaged output with the source model's output
         activation applied (probabilities for a softmax or sigmoid head, the values of a linear head), or with
-        ``every_step=True`` the estimates after each step, shape ``(T, N) + output shape``.
+        ``every_step=True`` the estimates after each step, shape ``(T, N) + output shape``. For a multi-output
+        source model, a list with one such array per output, as its ``predict`` returns.
 
     Examples:
         >>> import spkeras
@@ -65,8 +66,11 @@ def predict(snn, x, timesteps: int | None = None, *, every_step: bool = False, b
             means = np.cumsum(trains, axis=0) / steps.reshape((-1,) + (1,) * (trains.ndim - 1))
         else:
             means = trains.mean(axis=0)
-        parts.append(np.asarray(readout.decode(means.astype("float32"))))
-    return np.concatenate(parts, axis=1 if every_step else 0)
+        decoded = readout.decode(means.astype("float32"))
+        parts.append([np.asarray(head) for head in decoded] if isinstance(decoded, list) else [np.asarray(decoded)])
+    axis = 1 if every_step else 0
+    heads = [np.concatenate([part[head] for part in parts], axis=axis) for head in range(len(parts[0]))]
+    return heads if readout.heads is not None else heads[0]
 
 
 def default_timesteps(snn) -> int:

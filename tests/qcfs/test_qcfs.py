@@ -171,3 +171,11 @@ def test_end_to_end_on_the_bundled_sample():
     result = spkeras.evaluate(snn, x_test, y_test, timesteps=4)
     assert ann > 0.9
     assert result.accuracy_at(4) >= ann - 0.04, (ann, result.accuracy_at(4))
+
+
+def test_prepare_keeps_every_output_of_a_multi_output_model():
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(5, activation="relu")(inputs)
+    model = keras.Model(inputs, [keras.layers.Dense(2, name="a")(hidden), keras.layers.Dense(1, name="b")(hidden)])
+    prepared = prepare_for_conversion(model, levels=4)
+    assert [tuple(output.shape) for output in prepared.outputs] == [(None, 2), (None, 1)]

@@ -62,3 +62,36 @@ def test_bad_arguments_are_refused_by_name():
         spkeras.predict(snn, x, timesteps=0)
     with pytest.raises(ValueError, match="activation"):
         Readout("tanh")
+
+
+def _two_heads(seed=0):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((6, 6, 1))
+    trunk = keras.layers.Flatten()(keras.layers.Conv2D(4, 3, activation="relu")(inputs))
+    hidden = keras.layers.Dense(8, activation="relu")(trunk)
+    label = keras.layers.Dense(3, activation="softmax", name="label")(hidden)
+    value = keras.layers.Dense(1, name="value")(hidden)
+    return keras.Model(inputs, [label, value])
+
+
+def test_a_two_head_model_converts_and_predict_returns_both_heads(tmp_path):
+    model, x = _two_heads(), _data(96)
+    snn = spkeras.convert(model, x, timesteps=256, method="robust", percentile=100)
+    assert len(snn.outputs) == 1  # the heads are joined; the readout splits them again
+    label, value = spkeras.predict(snn, x)
+    ann_label, ann_value = model.predict(x, verbose=0)
+    assert label.shape == ann_label.shape and value.shape == ann_value.shape
+    np.testing.assert_allclose(label, ann_label, atol=0.05)
+    np.testing.assert_allclose(value, ann_value, atol=0.05 * max(1.0, float(np.abs(ann_value).max())))
+    steps = spkeras.predict(snn, x[:4], timesteps=8, every_step=True)
+    assert [part.shape for part in steps] == [(8, 4, 3), (8, 4, 1)]
+    loaded = spkeras.load_model(spkeras.save_model(snn, tmp_path / "heads.keras"))
+    np.testing.assert_array_equal(spkeras.predict(loaded, x[:4], timesteps=8)[1], spkeras.predict(snn, x[:4], 8)[1])
+
+
+def test_multi_output_heads_must_be_flat():
+    inputs = keras.Input((6, 6, 1))
+    maps = keras.layers.Conv2D(2, 3, name="maps")(inputs)
+    flat = keras.layers.Dense(2, name="flat")(keras.layers.Flatten()(maps))
+    with pytest.raises(ValueError, match="'maps'.*\\(batch, units\\)"):
+        spkeras.convert(keras.Model(inputs, [maps, flat]), _data(8), timesteps=4)
