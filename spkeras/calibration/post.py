@@ -161,7 +161,7 @@ def search_thresholds(
         return results
 
     totals = [np.zeros((SEARCH_CANDIDATES, len(top)), "float64") for top in tops]
-    progress = progress_bar(len(data) if not isinstance(data, tf.data.Dataset) else 0, verbose, "image")
+    progress = progress_bar(len(data) if not isinstance(data, tf.data.Dataset) else 0, verbose, "image", "calibration threshold")
     seen = 0
     for batch in iterate_batches(data, batch_size):
         for total, error in zip(totals, errors_of(batch)):
@@ -275,7 +275,7 @@ def calibrate_neurons(
     if not steps:
         return []
     report = [{"layer": layer.name} for layer in neuron_layers]
-    progress = progress_bar(len(neuron_layers), verbose, "layer")
+    progress = progress_bar(len(neuron_layers), verbose, "layer", f"calibration {'+'.join(steps)}")
     for position, (layer, target) in enumerate(zip(neuron_layers, target_rates)):
         threshold = np.asarray(keras.ops.convert_to_numpy(layer.threshold), "float64")
         for mode in steps:

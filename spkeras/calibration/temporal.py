@@ -75,7 +75,7 @@ def calibrate_steps(
     """
     from spkeras.simulate import get_simulator
 
-    progress = progress_bar(len(neuron_layers), verbose, "layer")
+    progress = progress_bar(len(neuron_layers), verbose, "layer", "calibration per_step")
     for position, (layer, relu, scale) in enumerate(zip(neuron_layers, site_layers, scales)):
         if layer.calibrated_steps != timesteps:
             raise ValueError(
