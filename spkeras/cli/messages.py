@@ -57,6 +57,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def cli_warnings(quiet: bool):
     """Within the block, Python warnings print as :func:`warning_line` on stderr; ``quiet`` silences them.
 
+    ``UserWarning`` (what spkeras warns with when it degrades something) is shown once per place and message,
+    as Python does by default, unless the interpreter was given ``-W`` options or ``PYTHONWARNINGS``.
+
     Examples:
         >>> import warnings
         >>> with cli_warnings(quiet=True):
@@ -66,5 +69,7 @@ def cli_warnings(quiet: bool):
         if quiet:
             warnings.simplefilter("ignore")
         else:
+            if not sys.warnoptions:  # no -W or PYTHONWARNINGS: user warnings show (once each), never raise
+                warnings.filterwarnings("default", category=UserWarning)
             warnings.showwarning = _show_warning
         yield
