@@ -12,6 +12,15 @@ from spkeras.cli.constants import (
     METHOD_NAMES,
 )
 
+# The commands in the order --help lists them, with their one-line help (docs/cli.md's table is generated from it).
+COMMAND_HELP = {
+    "convert": "convert a .h5/.keras CNN into a spiking .keras model",
+    "finetune": "fine-tune a CNN with QCFS activations for ultra-low latency (T <= 4)",
+    "evaluate": "simulate a converted model and report accuracy per step",
+    "info": "list a model's layers and whether each converts (and why not)",
+    "export-nir": "write a converted spiking model as a NIR graph (.nir; needs spkeras[nir])",
+    "demo": "convert and simulate the bundled MNIST CNN",
+}
 QUIET_HELP = "no progress bars, no warnings"
 UNSAFE_HELP = (
     "load a model that stores Python code (Lambda layers) with safe_mode=False: the code runs; only for files you "
@@ -46,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     convert = commands.add_parser(
         "convert",
-        help="convert a .h5/.keras CNN into a spiking .keras model",
+        help=COMMAND_HELP["convert"],
         epilog=EXIT_STATUS_TEXT,
         formatter_class=raw,
     )
@@ -89,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     finetune = commands.add_parser(
         "finetune",
-        help="fine-tune a CNN with QCFS activations for ultra-low latency (T <= 4)",
+        help=COMMAND_HELP["finetune"],
         epilog=EXIT_STATUS_TEXT,
         formatter_class=raw,
     )
@@ -108,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="simulate a converted model and report accuracy per step",
+        help=COMMAND_HELP["evaluate"],
         epilog=EXIT_STATUS_TEXT,
         formatter_class=raw,
     )
@@ -130,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser(
         "info",
-        help="list a model's layers and whether each converts (and why not)",
+        help=COMMAND_HELP["info"],
         epilog="exit status:\n  0  every layer converts\n  1  some layer cannot be converted\n  2  bad input\n",
         formatter_class=raw,
     )
@@ -142,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser(
         "export-nir",
-        help="write a converted spiking model as a NIR graph (.nir; needs spkeras[nir])",
+        help=COMMAND_HELP["export-nir"],
         epilog=EXIT_STATUS_TEXT,
         formatter_class=raw,
     )
@@ -157,9 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--no-overwrite", dest="overwrite", action="store_false", help=NO_OVERWRITE_HELP)
 
-    demo = commands.add_parser(
-        "demo", help="convert and simulate the bundled MNIST CNN", epilog=EXIT_STATUS_TEXT, formatter_class=raw
-    )
+    demo = commands.add_parser("demo", help=COMMAND_HELP["demo"], epilog=EXIT_STATUS_TEXT, formatter_class=raw)
     demo.add_argument("--method", default="ecc", metavar="NAME", help=f"conversion method: {methods} (ecc)")
     demo.add_argument("-T", "--timesteps", type=int, default=64, help="number of time steps (64)")
     demo.add_argument(
