@@ -22,18 +22,20 @@ from __future__ import annotations
 import logging
 import sys
 
-from spkeras.cli import commands, info, support
+from spkeras.cli.commands import convert, demo, evaluate, export_nir, finetune
 from spkeras.cli.constants import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from spkeras.cli.info import info
 from spkeras.cli.messages import cli_warnings, cli_wording
 from spkeras.cli.parser import build_parser
+from spkeras.cli.support import check_positive
 
 HANDLERS = {
-    "convert": commands.convert,
-    "finetune": commands.finetune,
-    "evaluate": commands.evaluate,
-    "info": info.info,
-    "export-nir": commands.export_nir,
-    "demo": commands.demo,
+    "convert": convert,
+    "finetune": finetune,
+    "evaluate": evaluate,
+    "info": info,
+    "export-nir": export_nir,
+    "demo": demo,
 }
 
 
@@ -51,7 +53,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if arguments.verbose else logging.WARNING, format="%(message)s")
     try:
         with cli_warnings(quiet=getattr(arguments, "quiet", False)):
-            support.check_positive(arguments)
+            check_positive(arguments)
             return HANDLERS[arguments.command](arguments)
     except (ValueError, TypeError, OSError) as error:
         print(f"spkeras: error: {cli_wording(error)}", file=sys.stderr)

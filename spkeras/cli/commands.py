@@ -8,16 +8,31 @@ from __future__ import annotations
 import importlib
 import pathlib
 
-from spkeras.cli import output, support
 from spkeras.cli.constants import EXIT_OK, PLOT_SUFFIXES
+from spkeras.cli.output import dip_note, json_report, measure_ann_accuracy, print_tables, write_json, write_plot
 from spkeras.cli.startup import results_stay_on_stdout, start_tensorflow
-from spkeras.cli.support import UsageError
+from spkeras.cli.support import (
+    UsageError,
+    check_calibration,
+    check_data_file,
+    check_matplotlib,
+    check_method,
+    check_model_file,
+    check_output,
+    default_method,
+    has_qcfs,
+    is_spiking,
+    labelled_data,
+    load,
+    model_inputs,
+    parse_options,
+)
 
 
 def _conversion_method(arguments, model) -> str:
     """The method ``convert`` uses; ``--method qcfs`` needs a model fine-tuned with QCFS activations."""
-    method = arguments.method or support.default_method(model)
-    if method == "qcfs" and not support.has_qcfs(model):
+    method = arguments.method or default_method(model)
+    if method == "qcfs" and not has_qcfs(model):
         raise UsageError(
             "--method qcfs converts models fine-tuned with QCFS activations, and MODEL has none (plain ReLUs). "
             f"Fine-tune it first: spkeras finetune {arguments.model} --data train.npz -o tuned.keras (in Python: "
@@ -28,13 +43,13 @@ def _conversion_method(arguments, model) -> str:
 
 
 def convert(arguments) -> int:
-    output_path = support.check_output(arguments.output, "-o/--output", (".keras",), arguments.overwrite)
-    support.check_model_file(arguments.model, "MODEL")
+    output_path = check_output(arguments.output, "-o/--output", (".keras",), arguments.overwrite)
+    check_model_file(arguments.model, "MODEL")
     if arguments.calibration:
-        support.check_data_file(arguments.calibration, "--calibration")
+        check_data_file(arguments.calibration, "--calibration")
     if arguments.data:
-        support.check_data_file(arguments.data, "--data")
-    options = support.parse_options(arguments.option)
+        check_data_file(arguments.data, "--data")
+    options = parse_options(arguments.option)
     if arguments.max_pooling is not None:
         if "max_pooling" in options:
             raise UsageError(
@@ -44,17 +59,17 @@ def convert(arguments) -> int:
         options["max_pooling"] = arguments.max_pooling
     start_tensorflow()
     if arguments.method is not None:
-        support.check_method(arguments.method)
-    calibrate = support.check_calibration(arguments.calibrate)
+        check_method(arguments.method)
+    calibrate = check_calibration(arguments.calibrate)
     import spkeras
 
-    model = support.load(arguments.model, "MODEL", arguments.unsafe)
+    model = load(arguments.model, "MODEL", arguments.unsafe)
     method = _conversion_method(arguments, model)
     x = None
     if arguments.calibration:
-        x, _, _, _ = support.model_inputs(arguments.calibration, "--calibration", model, arguments.limit)
+        x, _, _, _ = model_inputs(arguments.calibration, "--calibration", model, arguments.limit)
     if arguments.data:
-        x_test, y_test = support.labelled_data(arguments.data, "--data", model, arguments.test_limit)
+        x_test, y_test = labelled_data(arguments.data, "--data", model, arguments.test_limit)
     if calibrate is not None:
         options.setdefault("calibrate", calibrate)
     with results_stay_on_stdout():
@@ -83,24 +98,24 @@ def _simulate_and_print(arguments, snn, ann, x, y):
     import spkeras
 
     with results_stay_on_stdout():
-        ann_accuracy = output.ann_accuracy(ann, x, y, arguments.batch_size, verbose=not arguments.quiet)
+        ann_accuracy = measure_ann_accuracy(ann, x, y, arguments.batch_size, verbose=not arguments.quiet)
         result = spkeras.evaluate(
             snn, x, y, timesteps=arguments.timesteps, batch_size=arguments.batch_size, verbose=not arguments.quiet
         )
     print(f"{arguments.data}: {result.num_images} images")
-    content = output.report(result, snn, ann_accuracy)
-    output.print_tables(content, result, ann_accuracy)
+    content = json_report(result, snn, ann_accuracy)
+    print_tables(content, result, ann_accuracy)
 
 
 def finetune(arguments) -> int:
-    output_path = support.check_output(arguments.output, "-o/--output", (".keras",), arguments.overwrite)
-    support.check_model_file(arguments.model, "MODEL")
-    support.check_data_file(arguments.data, "--data")
+    output_path = check_output(arguments.output, "-o/--output", (".keras",), arguments.overwrite)
+    check_model_file(arguments.model, "MODEL")
+    check_data_file(arguments.data, "--data")
     start_tensorflow()
     import spkeras
 
-    model = support.load(arguments.model, "MODEL", arguments.unsafe)
-    x, y = support.labelled_data(arguments.data, "--data", model, arguments.limit)
+    model = load(arguments.model, "MODEL", arguments.unsafe)
+    x, y = labelled_data(arguments.data, "--data", model, arguments.limit)
     with results_stay_on_stdout():
         tuned = spkeras.finetune(
             model,
@@ -125,25 +140,25 @@ def finetune(arguments) -> int:
 
 def evaluate(arguments) -> int:
     overwrite = arguments.overwrite
-    json_path = support.check_output(arguments.json, "--json", (".json",), overwrite) if arguments.json else None
-    plot_path = support.check_output(arguments.plot, "--plot", PLOT_SUFFIXES, overwrite) if arguments.plot else None
+    json_path = check_output(arguments.json, "--json", (".json",), overwrite) if arguments.json else None
+    plot_path = check_output(arguments.plot, "--plot", PLOT_SUFFIXES, overwrite) if arguments.plot else None
     if plot_path:
-        support.check_matplotlib()
-    support.check_model_file(arguments.model, "MODEL")
+        check_matplotlib()
+    check_model_file(arguments.model, "MODEL")
     if arguments.ann:
-        support.check_model_file(arguments.ann, "--ann")
-    support.check_data_file(arguments.data, "--data")
+        check_model_file(arguments.ann, "--ann")
+    check_data_file(arguments.data, "--data")
     start_tensorflow()
     import spkeras
 
-    snn = support.load(arguments.model, "MODEL", arguments.unsafe)
-    if not support.is_spiking(snn):
+    snn = load(arguments.model, "MODEL", arguments.unsafe)
+    if not is_spiking(snn):
         raise UsageError(
             f"MODEL is not a converted spiking model (it has no spiking layers): convert it first with "
             f"'spkeras convert', or pass it as --ann. Received: MODEL='{arguments.model}'."
         )
-    ann = support.load(arguments.ann, "--ann", arguments.unsafe) if arguments.ann else None
-    if ann is not None and support.is_spiking(ann):
+    ann = load(arguments.ann, "--ann", arguments.unsafe) if arguments.ann else None
+    if ann is not None and is_spiking(ann):
         raise UsageError(f"--ann must be the source ANN, not a converted model. Received: --ann='{arguments.ann}'.")
     events = arguments.encoding == "events"
     if events and ann is not None:
@@ -151,10 +166,10 @@ def evaluate(arguments) -> int:
             "--ann cannot be measured on event sequences (the ANN takes one static input, not a bin per step). "
             f"Received: --encoding events with --ann='{arguments.ann}'. Leave out --ann, or evaluate static images."
         )
-    x, y = support.labelled_data(arguments.data, "--data", snn, arguments.limit, events=events)
+    x, y = labelled_data(arguments.data, "--data", snn, arguments.limit, events=events)
     verbose = not arguments.quiet
     with results_stay_on_stdout():
-        ann_accuracy = None if ann is None else output.ann_accuracy(ann, x, y, arguments.batch_size, verbose)
+        ann_accuracy = None if ann is None else measure_ann_accuracy(ann, x, y, arguments.batch_size, verbose)
         result = spkeras.evaluate(
             snn,
             x,
@@ -165,20 +180,20 @@ def evaluate(arguments) -> int:
             verbose=verbose,
         )
     content = {"model": str(arguments.model), "ann_model": arguments.ann, "data": str(arguments.data)}
-    content.update(output.report(result, snn, ann_accuracy))
-    output.print_tables(content, result, ann_accuracy)
+    content.update(json_report(result, snn, ann_accuracy))
+    print_tables(content, result, ann_accuracy)
     if json_path:
-        output.write_json(json_path, content, arguments.overwrite)
+        write_json(json_path, content, arguments.overwrite)
     if plot_path:
         title = f"{pathlib.Path(arguments.model).name}: {result.num_images} images, {result.encoding} input"
         chance = content["chance_accuracy"]
-        output.write_plot(plot_path, result, ann_accuracy, chance, title, arguments.overwrite)
+        write_plot(plot_path, result, ann_accuracy, chance, title, arguments.overwrite)
     return EXIT_OK
 
 
 def export_nir(arguments) -> int:
-    output_path = support.check_output(arguments.output, "-o/--output", (".nir",), arguments.overwrite)
-    support.check_model_file(arguments.model, "MODEL")
+    output_path = check_output(arguments.output, "-o/--output", (".nir",), arguments.overwrite)
+    check_model_file(arguments.model, "MODEL")
     try:
         importlib.import_module("nir")
     except ImportError as error:
@@ -189,8 +204,8 @@ def export_nir(arguments) -> int:
     start_tensorflow()
     import spkeras
 
-    snn = support.load(arguments.model, "MODEL")
-    if not support.is_spiking(snn):
+    snn = load(arguments.model, "MODEL")
+    if not is_spiking(snn):
         raise UsageError(
             f"MODEL is not a converted spiking model (it has no spiking layers): convert it first with "
             f"'spkeras convert'. Received: MODEL='{arguments.model}'."
@@ -203,8 +218,8 @@ def export_nir(arguments) -> int:
 def demo(arguments) -> int:
     start_tensorflow()
     if arguments.method is not None:
-        support.check_method(arguments.method)
-    calibrate = support.check_calibration(arguments.calibrate)
+        check_method(arguments.method)
+    calibrate = check_calibration(arguments.calibrate)
     from spkeras.demo import run_demo
 
     with results_stay_on_stdout():
@@ -217,7 +232,7 @@ def demo(arguments) -> int:
         f"calibrate={arguments.calibrate}"
     )
     print(result.table(reference_accuracy=report["ann_accuracy"]))
-    note = output.dip_note(result, hint="--calibrate advanced removes it" if arguments.calibrate == "none" else "")
+    note = dip_note(result, hint="--calibrate advanced removes it" if arguments.calibrate == "none" else "")
     if note:
         print(note)
     print(

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from spkeras.cli import support
 from spkeras.cli.constants import EXIT_OK, EXIT_REFUSED
 from spkeras.cli.startup import start_tensorflow
 from spkeras.cli.stored import code_layers, config_report, stored_config
+from spkeras.cli.support import check_model_file, load
 
 UNCHECKED = "type converts (settings not checked: the model was not loaded; --unsafe loads it)"
 
 
 def info(arguments) -> int:
-    support.check_model_file(arguments.model, "MODEL")
+    check_model_file(arguments.model, "MODEL")
     start_tensorflow()
     from spkeras.conversion import layer_report
 
@@ -23,7 +23,7 @@ def info(arguments) -> int:
         print(f"model '{name}': {len(report)} layers, read from the file's config (it stores Python code)")
         unchecked = UNCHECKED
     else:
-        model = support.load(arguments.model, "MODEL", arguments.unsafe)
+        model = load(arguments.model, "MODEL", arguments.unsafe)
         report = layer_report(model, max_pooling=arguments.max_pooling)
         print(f"model '{model.name}': input {tuple(model.inputs[0].shape[1:])}, {len(report)} layers")
         unchecked = "converts"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 
-def ann_accuracy(model, x, y, batch_size: int, verbose: bool = False) -> float:
+def measure_ann_accuracy(model, x, y, batch_size: int, verbose: bool = False) -> float:
     """Top-1 accuracy of the (non-spiking) ANN ``model`` on ``x``, ``y``, with an "ANN accuracy" progress bar."""
     import numpy as np
 
@@ -23,7 +23,7 @@ def ann_accuracy(model, x, y, batch_size: int, verbose: bool = False) -> float:
     return float(np.mean(np.concatenate(predictions) == labels))
 
 
-def report(result, snn, ann: float | None) -> dict:
+def json_report(result, snn, ann: float | None) -> dict:
     """The JSON report: the result, the ANN baseline, chance level, conversion loss per step and metrics."""
     from spkeras.metrics import summarize
 
