@@ -275,3 +275,18 @@ def test_demo_is_clean_and_explains_a_dip(tmp_path):
     assert "ANN accuracy: 0.9880" in out and "ANN - SNN" in out
     assert "note: the dip from t = 2 to t = 4 is low-T quantisation" in out and "--calibrate advanced" in out
     assert _files(tmp_path) == []
+
+
+def test_warnings_are_one_line_and_progress_bars_name_their_phase(workdir, tmp_path):
+    import keras
+
+    inputs = keras.Input((10, 10, 2))
+    x = keras.layers.MaxPooling2D(2, name="pool")(keras.layers.Conv2D(4, 3, activation="relu")(inputs))
+    keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(x))).save(tmp_path / "pool.keras")
+    arguments = ["convert", tmp_path / "pool.keras", "--calibration", "calibration.npz", "-T", "4"]
+    completed = run(*arguments, "--max-pooling", "average", "-o", tmp_path / "snn.keras", cwd=workdir)
+    _assert_clean(completed)
+    lines = completed.stderr.splitlines()
+    assert lines[0].startswith("spkeras: warning: MaxPooling2D layer 'pool' is replaced"), completed.stderr
+    assert "--max-pooling spiking" in lines[0] and "UserWarning" not in completed.stderr
+    assert [line.split(":")[0] for line in lines[1:]] == ["statistics"], completed.stderr
