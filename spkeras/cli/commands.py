@@ -9,6 +9,8 @@ import importlib
 import pathlib
 
 from spkeras.cli.constants import EXIT_OK, PLOT_SUFFIXES
+from spkeras.cli.data import labelled_data, model_inputs
+from spkeras.cli.loading import default_method, has_qcfs, is_spiking, load
 from spkeras.cli.output import dip_note, json_report, measure_ann_accuracy, print_tables, write_json, write_plot
 from spkeras.cli.startup import results_stay_on_stdout, start_tensorflow
 from spkeras.cli.support import (
@@ -19,12 +21,6 @@ from spkeras.cli.support import (
     check_method,
     check_model_file,
     check_output,
-    default_method,
-    has_qcfs,
-    is_spiking,
-    labelled_data,
-    load,
-    model_inputs,
     parse_options,
 )
 
@@ -43,6 +39,15 @@ def _conversion_method(arguments, model) -> str:
 
 
 def convert(arguments) -> int:
+    """``spkeras convert``: converts MODEL, saves the SNN, and with ``--data`` measures the ANN and the SNN.
+
+    Examples:
+        >>> from spkeras.cli.parser import build_parser
+        >>> convert(build_parser().parse_args(['convert', 'cnn.h5', '-o', 'snn.h5']))
+        Traceback (most recent call last):
+        ...
+        spkeras.cli.support.UsageError: -o/--output must end in .keras. Received: -o/--output='snn.h5'.
+    """
     output_path = check_output(arguments.output, "-o/--output", (".keras",), arguments.overwrite)
     check_model_file(arguments.model, "MODEL")
     if arguments.calibration:
@@ -108,6 +113,15 @@ def _simulate_and_print(arguments, snn, ann, x, y):
 
 
 def finetune(arguments) -> int:
+    """``spkeras finetune``: fine-tunes MODEL with QCFS activations and saves it for ``convert --method qcfs``.
+
+    Examples:
+        >>> from spkeras.cli.parser import build_parser
+        >>> finetune(build_parser().parse_args(['finetune', 'cnn.h5', '--data', 'train.npz', '-o', 'tuned.h5']))
+        Traceback (most recent call last):
+        ...
+        spkeras.cli.support.UsageError: -o/--output must end in .keras. Received: -o/--output='tuned.h5'.
+    """
     output_path = check_output(arguments.output, "-o/--output", (".keras",), arguments.overwrite)
     check_model_file(arguments.model, "MODEL")
     check_data_file(arguments.data, "--data")
@@ -139,6 +153,15 @@ def finetune(arguments) -> int:
 
 
 def evaluate(arguments) -> int:
+    """``spkeras evaluate``: simulates a converted model; prints the accuracy and cost tables, writes JSON and plot.
+
+    Examples:
+        >>> from spkeras.cli.parser import build_parser
+        >>> evaluate(build_parser().parse_args(['evaluate', 'snn.keras', '--data', 'test.npz', '--json', 'result.txt']))
+        Traceback (most recent call last):
+        ...
+        spkeras.cli.support.UsageError: --json must end in .json. Received: --json='result.txt'.
+    """
     overwrite = arguments.overwrite
     json_path = check_output(arguments.json, "--json", (".json",), overwrite) if arguments.json else None
     plot_path = check_output(arguments.plot, "--plot", PLOT_SUFFIXES, overwrite) if arguments.plot else None
@@ -192,6 +215,15 @@ def evaluate(arguments) -> int:
 
 
 def export_nir(arguments) -> int:
+    """``spkeras export-nir``: writes a converted model as a NIR graph.
+
+    Examples:
+        >>> from spkeras.cli.parser import build_parser
+        >>> export_nir(build_parser().parse_args(['export-nir', 'snn.keras', '-o', 'model.json']))
+        Traceback (most recent call last):
+        ...
+        spkeras.cli.support.UsageError: -o/--output must end in .nir. Received: -o/--output='model.json'.
+    """
     output_path = check_output(arguments.output, "-o/--output", (".nir",), arguments.overwrite)
     check_model_file(arguments.model, "MODEL")
     try:
@@ -216,6 +248,15 @@ def export_nir(arguments) -> int:
 
 
 def demo(arguments) -> int:
+    """``spkeras demo``: converts and simulates the bundled MNIST CNN and prints the table.
+
+    Examples:
+        >>> from spkeras.cli.parser import build_parser
+        >>> demo(build_parser().parse_args(["demo", "--calibrate", "None"]))
+        Traceback (most recent call last):
+        ...
+        spkeras.cli.support.UsageError: Unknown --calibrate name. Received: --calibrate None. Use one of: none, ...
+    """
     start_tensorflow()
     if arguments.method is not None:
         check_method(arguments.method)

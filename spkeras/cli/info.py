@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from spkeras.cli.constants import EXIT_OK, EXIT_REFUSED
+from spkeras.cli.loading import load
 from spkeras.cli.startup import start_tensorflow
 from spkeras.cli.stored import code_layers, config_report, stored_config
-from spkeras.cli.support import check_model_file, load
+from spkeras.cli.support import check_model_file
 
 UNCHECKED = "type converts (settings not checked: the model was not loaded; --unsafe loads it)"
 
 
 def info(arguments) -> int:
+    """``spkeras info``: lists MODEL's layers and whether each converts; exit status 1 if one does not.
+
+    Examples:
+        >>> import spkeras
+        >>> from spkeras.cli.parser import build_parser
+        >>> status = info(build_parser().parse_args(["info", str(spkeras.demo.DEMO_MODEL_PATH)]))
+        ... # doctest: +ELLIPSIS
+        model 'demo_mnist_cnn': input (28, 28, 1), 11 layers
+        ...
+        all layers convert
+        >>> status
+        0
+    """
     check_model_file(arguments.model, "MODEL")
     start_tensorflow()
     from spkeras.conversion import layer_report

@@ -6,7 +6,15 @@ import json
 
 
 def measure_ann_accuracy(model, x, y, batch_size: int, verbose: bool = False) -> float:
-    """Top-1 accuracy of the (non-spiking) ANN ``model`` on ``x``, ``y``, with an "ANN accuracy" progress bar."""
+    """Top-1 accuracy of the (non-spiking) ANN ``model`` on ``x``, ``y``, with an "ANN accuracy" progress bar.
+
+    Examples:
+        >>> import keras, numpy as np
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, use_bias=False)])
+        >>> model.set_weights([np.eye(2)])
+        >>> measure_ann_accuracy(model, np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]), [0, 1, 1], batch_size=2)
+        0.6666666666666666
+    """
     import numpy as np
 
     from spkeras.progress import progress_bar
@@ -24,7 +32,18 @@ def measure_ann_accuracy(model, x, y, batch_size: int, verbose: bool = False) ->
 
 
 def json_report(result, snn, ann: float | None) -> dict:
-    """The JSON report: the result, the ANN baseline, chance level, conversion loss per step and metrics."""
+    """The JSON report: the result, the ANN baseline, chance level, conversion loss per step and metrics.
+
+    Examples:
+        >>> import spkeras
+        >>> sample = spkeras.demo.load_sample()
+        >>> cnn = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
+        >>> snn = spkeras.convert(cnn, sample["x_calibration"][:50], timesteps=4)
+        >>> result = spkeras.evaluate(snn, sample["x_test"][:20], sample["y_test"][:20], timesteps=4)
+        >>> content = json_report(result, snn, ann=1.0)
+        >>> content["chance_accuracy"], len(content["conversion_loss"]), content["metrics"]["synaptic_operations"] > 0
+        (0.1, 4, True)
+    """
     from spkeras.metrics import summarize
 
     classes = int(snn.outputs[0].shape[-1])
@@ -35,12 +54,29 @@ def json_report(result, snn, ann: float | None) -> dict:
 
 
 def print_tables(content: dict, result, ann: float | None) -> None:
-    """The tables of ``evaluate`` (and of ``convert --data``): accuracy per step (with the ANN), then the cost."""
+    """The tables of ``evaluate`` (and of ``convert --data``): accuracy per step (with the ANN), then the cost.
+
+    Examples:
+        >>> class Stub:  # a result and metrics: anything with table()
+        ...     def table(self, reference_accuracy=None):
+        ...         return f"table (ANN {reference_accuracy})"
+        >>> print_tables({"metrics": Stub()}, Stub(), ann=0.99)
+        table (ANN 0.99)
+        table (ANN None)
+    """
     print(result.table(reference_accuracy=ann))
     print(content["metrics"].table())
 
 
 def write_json(path, content: dict, overwrite: bool = True) -> None:
+    """Writes ``content`` as indented JSON, atomically, and says so on stdout.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "r.json"
+        >>> write_json(path, {"accuracy": [0.5]})  # doctest: +ELLIPSIS
+        wrote .../r.json
+    """
     from spkeras.io import write_text
 
     write_text(path, json.dumps(content, indent=2) + "\n", overwrite=overwrite)
@@ -48,6 +84,16 @@ def write_json(path, content: dict, overwrite: bool = True) -> None:
 
 
 def write_plot(path, result, ann: float | None, chance: float, title: str, overwrite: bool = True) -> None:
+    """Saves the accuracy-vs-time-steps plot (format by extension), atomically, and says so on stdout.
+
+    Examples:
+        >>> import pathlib, tempfile, numpy as np
+        >>> from spkeras.simulate import SimulationResult
+        >>> result = SimulationResult(2, np.array([0.5, 0.9]), ["relu"], np.ones((2, 1)), 10, 1.0)
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "accuracy.svg"
+        >>> write_plot(path, result, ann=0.95, chance=0.1, title="demo")  # doctest: +ELLIPSIS
+        wrote .../accuracy.svg
+    """
     from spkeras.io import atomic_output
     from spkeras.plots import plot_accuracy
 
