@@ -25,7 +25,7 @@ import sys
 from spkeras.cli.commands import convert, demo, evaluate, export_nir, finetune
 from spkeras.cli.constants import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from spkeras.cli.info import info
-from spkeras.cli.messages import cli_warnings, cli_wording
+from spkeras.cli.messages import LogFormatter, cli_warnings, cli_wording
 from spkeras.cli.parser import build_parser
 from spkeras.cli.support import check_positive
 
@@ -50,9 +50,13 @@ def main(argv=None) -> int:
         2
     """
     arguments = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if arguments.verbose else logging.WARNING, format="%(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(LogFormatter())
+    quiet = getattr(arguments, "quiet", False)
+    level = logging.INFO if arguments.verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, handlers=[handler])
     try:
-        with cli_warnings(quiet=getattr(arguments, "quiet", False)):
+        with cli_warnings(quiet=quiet):
             check_positive(arguments)
             return HANDLERS[arguments.command](arguments)
     except (ValueError, TypeError, OSError) as error:

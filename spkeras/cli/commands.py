@@ -260,6 +260,11 @@ def demo(arguments) -> int:
     start_tensorflow()
     if arguments.method is not None:
         check_method(arguments.method)
+    if arguments.method == "qcfs":
+        raise UsageError(
+            "--method qcfs converts models fine-tuned with QCFS activations, and the bundled CNN has none. Try "
+            "'spkeras finetune' on it, then 'spkeras convert --method qcfs'. Received: --method qcfs."
+        )
     calibrate = check_calibration(arguments.calibrate)
     from spkeras.demo import run_demo
 

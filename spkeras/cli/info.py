@@ -32,7 +32,7 @@ def info(arguments) -> int:
     config = stored_config(arguments.model)
     if code_layers(config) and not arguments.unsafe:
         # Loading would run the code stored in the file: describe it from its config instead.
-        report = config_report(config)
+        report = config_report(config, arguments.max_pooling)
         name = config.get("config", {}).get("name", "?") if isinstance(config.get("config"), dict) else "?"
         print(f"model '{name}': {len(report)} layers, read from the file's config (it stores Python code)")
         unchecked = UNCHECKED

@@ -2,12 +2,13 @@
 
 The library speaks Python (``max_pooling='average'``); on the command line the same fix is an option
 (``--max-pooling average``). Python warnings become ``spkeras: warning: ...`` lines, without the file name and
-source line Python adds; ``--quiet`` silences them.
+source line Python adds; ``--quiet`` silences them. Logged warnings get the same prefix.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import sys
 import warnings
@@ -73,3 +74,17 @@ def cli_warnings(quiet: bool):
                 warnings.filterwarnings("default", category=UserWarning)
             warnings.showwarning = _show_warning
         yield
+
+
+class LogFormatter(logging.Formatter):
+    """Log records as the command line prints them: warnings as ``spkeras: warning: ...``, the rest as is.
+
+    Examples:
+        >>> record = logging.LogRecord("spkeras", logging.WARNING, "", 0, "Site '%s' never fired.", ("relu",), None)
+        >>> LogFormatter().format(record)
+        "spkeras: warning: Site 'relu' never fired."
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        return f"spkeras: warning: {cli_wording(message)}" if record.levelno >= logging.WARNING else message

@@ -75,11 +75,12 @@ def code_layers(config: dict) -> list[tuple[str, str]]:
     return [(name, kind) for name, kind in stored_layers(config) if kind in CODE_LAYERS]
 
 
-def config_report(config: dict) -> list[tuple[str, str, str | None]]:
+def config_report(config: dict, max_pooling: str = "spiking") -> list[tuple[str, str, str | None]]:
     """``(name, type, reason)`` per layer, from the config alone: like ``spkeras.conversion.layer_report``.
 
     A layer that stores code is refused; the other layers can only be checked by type (their settings, e.g.
-    an activation, need the loaded model): a type without a converter is refused, the others say so.
+    an activation, need the loaded model): a type without a converter is refused (and max pooling with
+    ``max_pooling="error"``), the others say so.
 
     Examples:
         >>> config = {"class_name": "Sequential", "config": {"layers": [
@@ -100,6 +101,8 @@ def config_report(config: dict) -> list[tuple[str, str, str | None]]:
             )
         elif kind not in supported:
             reason = "no converter is registered for this layer type (docs/layers.md lists those that convert)."
+        elif kind.startswith("MaxPooling") and max_pooling == "error":
+            reason = "max pooling is refused with --max-pooling error."
         else:
             reason = None
         report.append((name, kind, reason))

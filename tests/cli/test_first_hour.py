@@ -50,6 +50,9 @@ def test_qcfs_on_a_plain_relu_model_is_refused_with_the_fix(files, capsys):
     argv = ["convert", str(files / "qcfs.keras"), "--method", "qcfs", "-T", "4", "-o", str(files / "snn.keras")]
     assert cli.main([*argv, "--quiet"]) == 0
     assert "method=qcfs" in capsys.readouterr().out
+    # The demo's CNN has no QCFS activations either.
+    assert cli.main(["demo", "--method", "qcfs", "--quiet"]) == 2
+    assert "spkeras finetune" in _error(capsys)
 
 
 @pytest.fixture
