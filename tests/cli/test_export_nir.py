@@ -1,5 +1,6 @@
 """``spkeras export-nir``: arguments checked before any work (one line, exit 2), then the graph is written."""
 
+import numpy as np
 import pytest
 
 import spkeras
@@ -62,8 +63,6 @@ def test_spiking_max_pooling_refusal_gives_the_command_line_fix(tmp_path, capsys
     x = keras.layers.MaxPooling2D(2)(keras.layers.Conv2D(4, 3, activation="relu")(inputs))
     keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(x))).save(tmp_path / "pool.keras")
     np_path = tmp_path / "calibration.npz"
-    import numpy as np
-
     np.savez(np_path, x=tiny_inputs(10))
     convert = ["convert", str(tmp_path / "pool.keras"), "--calibration", str(np_path), "-T", "4", "--quiet"]
     assert cli.main([*convert, "-o", str(tmp_path / "snn.keras")]) == 0
