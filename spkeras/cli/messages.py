@@ -18,6 +18,10 @@ _SPELLINGS = (
     (re.compile(r"\bmax_pooling='(\w+)'"), r"--max-pooling \1"),
     (re.compile(r"\bcalibrate='(\w+)'"), r"--calibrate \1"),
     (re.compile(r"See help\(spkeras\.methods\.get_method\('(\w+)'\)\)\."), r"docs/methods/\1.md lists its options."),
+    (re.compile(r"`timesteps`"), "-T/--timesteps"),
+    (re.compile(r"\btimesteps[= ](<= )?(\d+)"), r"-T \1\2"),
+    (re.compile(r" \(spkeras\.simulate\.budget\.MAX_TIMESTEPS\)"), ""),
+    (re.compile(r"Pass fewer timesteps"), "Pass a smaller -T"),
 )
 
 
@@ -29,6 +33,8 @@ def cli_wording(message) -> str:
         'Pass --max-pooling spiking to keep max pooling.'
         >>> cli_wording("Convert with calibrate='per_step' for this T.")
         'Convert with --calibrate per_step for this T.'
+        >>> cli_wording("Received: timesteps=10000000. Pass timesteps <= 10 (spkeras.simulate.budget.MAX_TIMESTEPS).")
+        'Received: -T 10000000. Pass -T <= 10.'
     """
     text = " ".join(str(message).split())
     for pattern, replacement in _SPELLINGS:

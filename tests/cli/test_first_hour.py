@@ -122,9 +122,15 @@ def test_data_errors_name_the_file_and_option(files, capsys):
     assert cli.main(argv) == 2
     assert f"--calibration '{files / 'nan.npz'}': `x` contains 600 NaN" in _error(capsys)
     np.savez(files / "labels.npz", x=tiny_inputs(3), y=[0, 1, 9])
-    argv = ["evaluate", str(files / "cnn.h5"), "--data", str(files / "labels.npz")]
-    assert cli.main(argv) == 2  # not a converted model: refused first
-    _error(capsys)
+    argv = ["convert", str(files / "cnn.h5"), "--calibration", str(files / "calibration.npz"), "-T", "4"]
+    assert cli.main([*argv, "-o", str(files / "snn.keras"), "--quiet"]) == 0
+    capsys.readouterr()
+    evaluate = ["evaluate", str(files / "snn.keras"), "--data"]
+    assert cli.main([*evaluate, str(files / "labels.npz"), "--quiet"]) == 2
+    assert f"--data '{files / 'labels.npz'}': `y` labels must lie in [0, 3]" in _error(capsys)
+    assert cli.main([*evaluate, str(files / "test.npz"), "-T", str(10**7), "--quiet"]) == 2
+    error = _error(capsys)
+    assert "Received: -T 10000000. Pass -T <= 1000000." in error and "timesteps=" not in error
 
 
 def test_max_pooling_option_reaches_convert_and_warnings_are_one_line(files, capsys):
