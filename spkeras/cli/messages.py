@@ -19,7 +19,7 @@ _SPELLINGS = (
     (re.compile(r"\bcalibrate='(\w+)'"), r"--calibrate \1"),
     (re.compile(r"See help\(spkeras\.methods\.get_method\('(\w+)'\)\)\."), r"docs/methods/\1.md lists its options."),
     (re.compile(r"`timesteps`"), "-T/--timesteps"),
-    (re.compile(r"\btimesteps[= ](<= )?(\d+)"), r"-T \1\2"),
+    (re.compile(r"(?<![\w-])timesteps[= ](<= )?(\d+)"), r"-T \1\2"),
     (re.compile(r" \(spkeras\.simulate\.budget\.MAX_TIMESTEPS\)"), ""),
     (re.compile(r"Pass fewer timesteps"), "Pass a smaller -T"),
 )
@@ -35,6 +35,8 @@ def cli_wording(message) -> str:
         'Convert with --calibrate per_step for this T.'
         >>> cli_wording("Received: timesteps=10000000. Pass timesteps <= 10 (spkeras.simulate.budget.MAX_TIMESTEPS).")
         'Received: -T 10000000. Pass -T <= 10.'
+        >>> cli_wording("-T/--timesteps must be a positive integer. Received: -T/--timesteps=0.")  # already the CLI's
+        '-T/--timesteps must be a positive integer. Received: -T/--timesteps=0.'
     """
     text = " ".join(str(message).split())
     for pattern, replacement in _SPELLINGS:
