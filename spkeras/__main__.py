@@ -1,3 +1,5 @@
+"""``python -m spkeras``: the ``spkeras`` command."""
+
 import sys
 
 from spkeras.cli import main

@@ -1,4 +1,4 @@
-"""The bundled demo: a small pre-trained MNIST CNN and a 2,000-image MNIST sample ship with the package."""
+"""The bundled demo: a small pre-trained MNIST CNN and an MNIST sample (1,000 calibration and 1,000 test images)."""
 
 from __future__ import annotations
 

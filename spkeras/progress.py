@@ -21,17 +21,18 @@ class ProgressBar:
         stream: Where to write; default ``sys.stderr`` looked up at creation.
         dynamic: Redraw one line in place (``\\r``); default: whether ``stream`` is a terminal.
         interval: Minimum seconds between two redraws on a terminal.
+        label: The phase of the work, shown first (``"simulation"`` gives ``simulation: 300/1000 images``).
 
     Examples:
         >>> import io
         >>> stream = io.StringIO()
-        >>> bar = ProgressBar(200, unit_name="image", stream=stream)
+        >>> bar = ProgressBar(200, unit_name="image", stream=stream, label="simulation")
         >>> for done in (50, 100, 150):
         ...     bar.update(done)
         >>> print(stream.getvalue(), end="")
-         50/200 images  25%
-        100/200 images  50%
-        150/200 images  75%
+        simulation:  50/200 images  25%
+        simulation: 100/200 images  50%
+        simulation: 150/200 images  75%
     """
 
     WIDTH = 24
@@ -44,6 +45,7 @@ class ProgressBar:
         stream=None,
         dynamic: bool | None = None,
         interval: float = 0.1,
+        label: str = "",
     ):
         self.total = int(total)
         self.enabled = bool(enabled)
@@ -54,6 +56,7 @@ class ProgressBar:
             dynamic = bool(isatty and isatty())
         self.dynamic = dynamic
         self.interval = interval
+        self.label = label
         self._started = time.perf_counter()
         self._last_draw = -float("inf")
         self._quarters_shown = 0
@@ -62,6 +65,10 @@ class ProgressBar:
         self._done: int | None = None
 
     def _line(self, done: int, finished: bool) -> str:
+        prefix = f"{self.label}: " if self.label else ""
+        return prefix + self._counts(done, finished)
+
+    def _counts(self, done: int, finished: bool) -> str:
         digits = len(str(max(self.total, 1)))
         units = self.unit_name if self.total == 1 else f"{self.unit_name}s"
         elapsed = time.perf_counter() - self._started
@@ -124,13 +131,14 @@ class ProgressBar:
         self.close()
 
 
-def progress_bar(total: int, enabled: bool = True, unit_name: str = "step") -> ProgressBar:
+def progress_bar(total: int, enabled: bool = True, unit_name: str = "step", label: str = "") -> ProgressBar:
     """A :class:`ProgressBar` over ``total`` units on standard error (plain text when it is not a terminal).
 
     Args:
         total: Number of units of work.
         enabled: Show the bar (pass ``verbose``); a disabled bar writes nothing.
         unit_name: Name of one unit, e.g. ``"image"``.
+        label: The phase of the work, shown before the count, e.g. ``"statistics"`` or ``"simulation"``.
 
     Returns:
         An object with ``update(done)``, where ``done`` is the running count of finished units, and ``close()``
@@ -138,9 +146,9 @@ def progress_bar(total: int, enabled: bool = True, unit_name: str = "step") -> P
         work stops early.
 
     Examples:
-        >>> bar = progress_bar(1000, enabled=False, unit_name="image")
+        >>> bar = progress_bar(1000, enabled=False, unit_name="image", label="simulation")
         >>> bar.update(500)  # disabled: writes nothing
-        >>> bar.total, bar.unit_name
-        (1000, 'image')
+        >>> bar.total, bar.unit_name, bar.label
+        (1000, 'image', 'simulation')
     """
-    return ProgressBar(total, enabled=enabled, unit_name=unit_name)
+    return ProgressBar(total, enabled=enabled, unit_name=unit_name, label=label)

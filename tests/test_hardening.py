@@ -21,6 +21,7 @@ import pytest
 
 import spkeras
 from spkeras import cli
+from spkeras.cli.constants import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED
 from tests.keras_session import _clean_keras_session  # noqa: F401  (cheap per-test Keras reset)
 
 PREVIOUS = b"previous complete file\n"
@@ -143,9 +144,9 @@ def test_cli_convert_output_failing_mid_way_keeps_the_previous_file(tiny, monkey
     status = cli.main(argv)
     stderr = capsys.readouterr().err
     if isinstance(error, KeyboardInterrupt):
-        assert status == cli.EXIT_INTERRUPTED and "spkeras: interrupted" in stderr
+        assert status == EXIT_INTERRUPTED and "spkeras: interrupted" in stderr
     else:
-        assert status == cli.EXIT_BAD_INPUT
+        assert status == EXIT_BAD_INPUT
         assert "No space left on device" in _one_error_line(stderr)
     assert target.read_bytes() == PREVIOUS
     assert _leftovers(tiny["out"], {"snn.keras"}) == []
@@ -167,7 +168,7 @@ def test_cli_json_report_failing_mid_way_keeps_the_previous_file(tiny, monkeypat
     argv = ["evaluate", str(tiny["snn_path"]), "--data", str(tiny["data"]), "-T", "4", "--quiet", "--json", str(target)]
     status = cli.main(argv)
     stderr = capsys.readouterr().err
-    assert status == (cli.EXIT_INTERRUPTED if isinstance(error, KeyboardInterrupt) else cli.EXIT_BAD_INPUT)
+    assert status == (EXIT_INTERRUPTED if isinstance(error, KeyboardInterrupt) else EXIT_BAD_INPUT)
     if not isinstance(error, KeyboardInterrupt):
         _one_error_line(stderr)
     assert target.read_bytes() == PREVIOUS
@@ -185,7 +186,7 @@ def test_cli_plot_failing_mid_way_keeps_the_previous_file(tiny, monkeypatch, cap
     argv = ["evaluate", str(tiny["snn_path"]), "--data", str(tiny["data"]), "-T", "4", "--quiet", "--plot", str(target)]
     status = cli.main(argv)
     stderr = capsys.readouterr().err
-    assert status == (cli.EXIT_INTERRUPTED if isinstance(error, KeyboardInterrupt) else cli.EXIT_BAD_INPUT)
+    assert status == (EXIT_INTERRUPTED if isinstance(error, KeyboardInterrupt) else EXIT_BAD_INPUT)
     if not isinstance(error, KeyboardInterrupt):
         _one_error_line(stderr)
     assert target.read_bytes() == PREVIOUS
@@ -235,9 +236,11 @@ def test_lambda_file_is_refused_without_running_code(trap):
 
 def test_lambda_file_is_refused_by_the_cli_without_running_code(trap, capsys):
     path, marker = trap
-    assert cli.main(["info", str(path)]) == cli.EXIT_BAD_INPUT
+    assert cli.main(["info", str(path)]) == EXIT_REFUSED  # described from its config, Lambda refused
+    assert "REFUSED: a Lambda layer" in capsys.readouterr().out
+    assert cli.main(["convert", str(path), "-o", str(path.with_name("snn.keras"))]) == EXIT_BAD_INPUT
     line = _one_error_line(capsys.readouterr().err)
-    assert "Lambda" in line and str(path) in line
+    assert "Lambda" in line and str(path) in line and "--unsafe" in line
     assert not marker.exists()
 
 
@@ -343,7 +346,7 @@ def test_cli_no_overwrite_refuses_an_existing_output_before_any_work(tiny, capsy
     target.write_bytes(PREVIOUS)
     fields = {"ann": tiny["ann"], "data": tiny["data"], "snn": tiny["snn_path"], "target": target}
     argv = [part.format(**fields) for part in command] + ["--quiet", "--no-overwrite"]
-    assert cli.main(argv) == cli.EXIT_BAD_INPUT
+    assert cli.main(argv) == EXIT_BAD_INPUT
     captured = capsys.readouterr()
     line = _one_error_line(captured.err)
     assert f"{option} already exists and --no-overwrite was given. Received: {option}='{target}'." in line
@@ -355,5 +358,5 @@ def test_cli_replaces_an_existing_output_by_default(tiny, capsys):
     target = tiny["out"] / "snn.keras"
     target.write_bytes(PREVIOUS)
     argv = ["convert", str(tiny["ann"]), "--calibration", str(tiny["data"]), "-T", "4", "-o", str(target), "--quiet"]
-    assert cli.main(argv) == cli.EXIT_OK
+    assert cli.main(argv) == EXIT_OK
     assert spkeras.load_model(target).count_params() == tiny["snn"].count_params()

@@ -77,3 +77,18 @@ def test_close_after_the_end_changes_nothing():
     text = stream.getvalue()
     bar.close()
     assert stream.getvalue() == text
+
+
+def test_label_names_the_phase_on_every_line():
+    stream = io.StringIO()
+    bar = ProgressBar(4, unit_name="image", stream=stream, label="statistics")
+    for done in range(5):
+        bar.update(done)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 4 and all(line.startswith("statistics: ") for line in lines)
+    assert lines[-1].startswith("statistics: 4/4 images 100% done in")
+    terminal = _Terminal()
+    bar = ProgressBar(0, unit_name="layer", stream=terminal, interval=0, label="calibration bias")
+    bar.update(2)
+    bar.close()
+    assert terminal.getvalue().startswith("\rcalibration bias: 2 layers")

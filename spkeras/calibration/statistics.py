@@ -142,7 +142,7 @@ def collect_statistics(
     positives = [0] * len(site_layers)
     counts = [0] * len(site_layers)
     total = len(data) if not isinstance(data, tf.data.Dataset) else None
-    progress = progress_bar(total or 0, verbose, unit_name="image")  # 0: unknown (a dataset)
+    progress = progress_bar(total or 0, verbose, "image", "statistics")  # 0: unknown (a dataset)
     seen = 0
     strategy = distribute.resolve_strategy(strategy)
 

@@ -162,7 +162,7 @@ def evaluate(
     correct = np.zeros(simulator.timesteps)
     spikes = np.zeros((simulator.timesteps, len(simulator.layer_names)))
     events = np.zeros_like(spikes)
-    progress = progress_bar(len(x), verbose, unit_name="image")
+    progress = progress_bar(len(x), verbose, unit_name="image", label=f"simulation (T={simulator.timesteps})")
     strategy = distribute.resolve_strategy(strategy)
 
     def batch_results():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from spkeras import cli
+from spkeras.cli import constants, output, parser, startup
 from tests.model_zoo import tiny_cnn, tiny_inputs
 
 
@@ -352,7 +353,7 @@ def test_failed_json_write_leaves_no_partial_file(converted, capsys, monkeypatch
     def broken_dumps(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(cli.json, "dumps", broken_dumps)
+    monkeypatch.setattr(output.json, "dumps", broken_dumps)
     argv = ["evaluate", str(snn_path), "--data", str(folder / "test.npz"), "-T", "4", "--quiet"]
     assert cli.main([*argv, "--json", str(folder / "r.json")]) == 2
     assert "disk full" in _one_line_error(capsys)
@@ -371,18 +372,18 @@ def test_outputs_get_the_umask_mode(converted, capsys):
 
 
 def test_info_exit_status_is_documented():
-    parser = cli.build_parser()
-    help_text = parser.format_help()
+    help_text = parser.build_parser().format_help()
     assert "exit status" in help_text and "1  'info' found layers that cannot be converted" in help_text
     assert "custom_objects" not in help_text
 
 
 def test_names_in_the_parser_exist_in_the_library():
     from spkeras.layers.encoders import ENCODINGS
-    from spkeras.methods import available_methods
+    from spkeras.methods import available_methods, get_method
 
-    assert set(cli.METHOD_NAMES) <= set(available_methods())
-    assert tuple(cli.ENCODING_NAMES) == tuple(ENCODINGS)
+    builtin = sorted(name for name in available_methods() if get_method(name).__module__.startswith("spkeras."))
+    assert tuple(constants.METHOD_NAMES) == tuple(builtin)
+    assert tuple(constants.ENCODING_NAMES) == tuple(ENCODINGS)
 
 
 def test_startup_noise_filter():
@@ -398,14 +399,14 @@ def test_startup_noise_filter():
         "Traceback (most recent call last):\n",
         "spkeras: a line of our own\n",
     ]
-    assert all(cli._startup_line_is_noise(line) for line in noise)
-    assert not any(cli._startup_line_is_noise(line) for line in kept)
+    assert all(startup.startup_line_is_noise(line) for line in noise)
+    assert not any(startup.startup_line_is_noise(line) for line in kept)
 
 
 def test_calibration_names_exist_in_the_library(files, capsys):
-    from spkeras.calibration.modes import available_modes, available_pipelines
+    from spkeras.cli.support import calibration_names
 
-    assert set(cli.CALIBRATION_NAMES) <= {"none", *available_modes(), *available_pipelines()}
+    assert constants.CALIBRATION_NAMES == calibration_names()
     folder, model_path = files
     argv = ["convert", str(model_path), "--calibration", str(folder / "calibration.npz"), "-o", str(folder / "s.keras")]
     assert cli.main([*argv, "--calibrate", "thresholds"]) == 2
@@ -420,7 +421,7 @@ def test_default_demo_is_calibrated_and_has_no_dip():
     report = run_demo(timesteps=16, calibrate=DEFAULT_CALIBRATION)
     result = report["result"]
     assert report["calibrate"] == "advanced"
-    assert cli.dip_note(result) is None, result.table()
+    assert output.dip_note(result) is None, result.table()
     assert result.accuracy_at(2) > 0.9 and result.accuracy_at(16) >= 0.97, result.table()
 
 

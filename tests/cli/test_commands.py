@@ -275,3 +275,33 @@ def test_demo_is_clean_and_explains_a_dip(tmp_path):
     assert "ANN accuracy: 0.9880" in out and "ANN - SNN" in out
     assert "note: the dip from t = 2 to t = 4 is low-T quantisation" in out and "--calibrate advanced" in out
     assert _files(tmp_path) == []
+
+
+def _warning_arguments(folder) -> list:
+    """Converting a model with max pooling (a Python warning) whose ReLUs never fire (a logged warning)."""
+    import keras
+
+    inputs = keras.Input((10, 10, 2))
+    dead = keras.layers.Conv2D(4, 3, activation="relu", bias_initializer=keras.initializers.Constant(-100.0))
+    x = keras.layers.MaxPooling2D(2, name="pool")(dead(inputs))
+    keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(x))).save(folder / "pool.keras")
+    arguments = ["convert", folder / "pool.keras", "--calibration", "calibration.npz", "-T", "4"]
+    return [*arguments, "--max-pooling", "average", "-o", folder / "snn.keras"]
+
+
+def test_warnings_are_one_line_and_progress_bars_name_their_phase(workdir, tmp_path):
+    completed = run(*_warning_arguments(tmp_path), cwd=workdir)
+    _assert_clean(completed)
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 3, completed.stderr
+    assert lines[0].startswith("spkeras: warning: MaxPooling2D layer 'pool' is replaced"), completed.stderr
+    assert "--max-pooling spiking" in lines[0] and "UserWarning" not in completed.stderr
+    assert lines[1].startswith("statistics: 40/40 images 100% done in")  # the progress bar names its phase
+    assert lines[2].startswith("spkeras: warning: Neuron site") and "never activated" in lines[2]  # a logged warning
+
+
+@pytest.mark.slow
+def test_quiet_silences_warnings_and_logged_warnings(workdir, tmp_path):
+    quiet = run(*_warning_arguments(tmp_path), "--quiet", cwd=workdir)
+    _assert_clean(quiet)
+    assert quiet.stderr == "" and quiet.stdout.startswith("converted ")

@@ -1,5 +1,6 @@
 """``spkeras export-nir``: arguments checked before any work (one line, exit 2), then the graph is written."""
 
+import numpy as np
 import pytest
 
 import spkeras
@@ -53,3 +54,20 @@ def test_export_nir_refuses_an_ann_and_untranslatable_layers(tmp_path, capsys):
     assert cli.main(["export-nir", str(tmp_path / "ternary.keras"), "-o", str(tmp_path / "t.nir")]) == 2
     error = capsys.readouterr().err
     assert "TernaryIntegrateAndFire" in error and error.count("\n") == 1 and not (tmp_path / "t.nir").exists()
+
+
+def test_spiking_max_pooling_refusal_gives_the_command_line_fix(tmp_path, capsys):
+    import keras
+
+    inputs = keras.Input((10, 10, 2))
+    x = keras.layers.MaxPooling2D(2)(keras.layers.Conv2D(4, 3, activation="relu")(inputs))
+    keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(x))).save(tmp_path / "pool.keras")
+    np_path = tmp_path / "calibration.npz"
+    np.savez(np_path, x=tiny_inputs(10))
+    convert = ["convert", str(tmp_path / "pool.keras"), "--calibration", str(np_path), "-T", "4", "--quiet"]
+    assert cli.main([*convert, "-o", str(tmp_path / "snn.keras")]) == 0
+    assert cli.main(["export-nir", str(tmp_path / "snn.keras"), "-o", str(tmp_path / "m.nir")]) == 2
+    error = capsys.readouterr().err
+    assert "--max-pooling average" in error and "max_pooling=" not in error and error.count("\n") == 1
+    assert cli.main([*convert, "-o", str(tmp_path / "average.keras"), "--max-pooling", "average"]) == 0
+    assert cli.main(["export-nir", str(tmp_path / "average.keras"), "-o", str(tmp_path / "m.nir")]) == 0

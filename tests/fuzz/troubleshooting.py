@@ -95,6 +95,7 @@ def _models():
         + [keras.layers.Flatten(), keras.layers.Dense(2)],
         name="with_max_pooling",
     )
+    max_pool.save("max_pool.keras")
     return layer_norm, sigmoid, max_pool
 
 
@@ -194,7 +195,19 @@ def cases():
         (command, "`spkeras evaluate` of the ANN", ["evaluate", "model.h5", "--data", "data.npz"]),
         (command, "`--data` without labels", ["evaluate", "snn.keras", "--data", "inputs_only.npz"]),
         (command, "`--plot accuracy.gif`", ["evaluate", "snn.keras", "--data", "data.npz", "--plot", "accuracy.gif"]),
-        (command, "`spkeras info` of a `Lambda` model", ["info", "lambda.keras"]),
+        (
+            command,
+            "`spkeras convert` of a `Lambda` model (`info` lists its layers, exit 1)",
+            ["convert", "lambda.keras", *to_keras],
+        ),
+        (command, "no `--calibration`", ["convert", "model.h5", "-o", "s.keras"]),
+        (command, "`--calibrate None`", [*convert_cli, "--calibrate", "None"]),
+        (command, "`--method qcfs` on a model that was not fine-tuned", [*convert_cli, "--method", "qcfs"]),
+        (
+            command,
+            "`--max-pooling error` on a model with max pooling",
+            ["convert", "max_pool.keras", *to_keras, "--max-pooling", "error"],
+        ),
         (
             command,
             "`--no-overwrite` with an existing `-o` file",

@@ -75,7 +75,7 @@ def calibrate_steps(
         alpha: Weight of each correction.
         verbose: Show a progress bar (one unit per layer).
     """
-    progress = progress_bar(len(neuron_layers), verbose, "layer")
+    progress = progress_bar(len(neuron_layers), verbose, "layer", "calibration per_step")
     for position, (layer, relu, scale) in enumerate(zip(neuron_layers, site_layers, scales)):
         held = int(layer.step_bias.shape[0])
         if held != timesteps:

@@ -143,7 +143,9 @@ def calibrate_neurons(
     if not steps:
         return []
     report = [{"layer": layer.name} for layer in neuron_layers]
-    progress = progress_bar(len(neuron_layers), verbose, "layer")
+    progress = progress_bar(
+        len(neuron_layers), verbose, "layer", f"calibration {'+'.join(mode.name for mode in steps)}"
+    )
     for position, (layer, target) in enumerate(zip(neuron_layers, target_rates)):
         threshold = np.asarray(layer.threshold.numpy(), "float64")
         for mode in steps:

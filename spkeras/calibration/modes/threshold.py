@@ -110,7 +110,9 @@ def search_thresholds(
         return results
 
     totals = [np.zeros((SEARCH_CANDIDATES, len(top)), "float64") for top in tops]
-    progress = progress_bar(len(data) if not isinstance(data, tf.data.Dataset) else 0, verbose, "image")
+    progress = progress_bar(
+        len(data) if not isinstance(data, tf.data.Dataset) else 0, verbose, "image", "calibration threshold"
+    )
     seen = 0
     for batch in iterate_batches(data, batch_size):
         for total, error in zip(totals, errors_of(batch)):

@@ -1,73 +1,31 @@
-"""Command-line interface: ``spkeras convert | evaluate | info | demo``.
-
-Standard output carries the results (tables, ``wrote FILE``); progress bars, log messages and errors go to
-standard error. Every argument is checked before any work starts: input files exist and are model or ``.npz``
-files, every output folder exists and is writable, every output has a supported extension, and ``--plot`` has
-matplotlib. A problem in the user's input ends with one line, ``spkeras: error: ...``, on stderr and exit
-status 2 (no traceback, no partial output file).
-
-``spkeras --help`` and ``spkeras --version`` do not import TensorFlow. The other commands import it once, with
-TensorFlow's start-up log lines (oneDNN notices, "could not find cuda drivers", ``failed call to cuInit`` on
-machines without a GPU) filtered out, unless ``TF_CPP_MIN_LOG_LEVEL`` is set in the environment: then
-TensorFlow logs exactly as configured.
-"""
+"""The argument parser of the ``spkeras`` command (imports neither TensorFlow nor Keras)."""
 
 from __future__ import annotations
 
 import argparse
-import json  # noqa: F401  (tests patch cli.json)
-import logging
-import sys
 
-from spkeras.cli_commands import (  # noqa: F401
-    _convert,
-    _demo,
-    _evaluate,
-    _export_nir,
-    _finetune,
-    _info,
-    dip_note,
-)
-from spkeras.cli_constants import (  # noqa: F401
+from spkeras.cli.constants import (
     CALIBRATION_NAMES,
     ENCODING_NAMES,
-    EXIT_BAD_INPUT,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_REFUSED,
     EXIT_STATUS_TEXT,
+    MAX_POOLING_NAMES,
     METHOD_NAMES,
-    PLOT_SUFFIXES,
-)
-from spkeras.cli_support import (  # noqa: F401
-    _ABSL_LINE,
-    _HARMLESS_ERRORS,
-    _POSITIVE_OPTIONS,
-    _STARTUP_NOISE,
-    UsageError,
-    _ann_accuracy,
-    _calibration,
-    _check_data_file,
-    _check_matplotlib,
-    _check_method,
-    _check_model_file,
-    _check_output,
-    _check_positive,
-    _fit_channels,
-    _is_spiking,
-    _labelled_data,
-    _labels,
-    _load,
-    _load_arrays,
-    _parse_options,
-    _report,
-    _results_stay_on_stdout,
-    _startup_line_is_noise,
-    _write_json,
-    _write_plot,
-    start_tensorflow,
 )
 
+# The commands in the order --help lists them, with their one-line help (docs/cli.md's table is generated from it).
+COMMAND_HELP = {
+    "convert": "convert a .h5/.keras CNN into a spiking .keras model",
+    "finetune": "fine-tune a CNN with QCFS activations for ultra-low latency (T <= 4)",
+    "evaluate": "simulate a converted model and report accuracy per step",
+    "info": "list a model's layers and whether each converts (and why not)",
+    "export-nir": "write a converted spiking model as a NIR graph (.nir; needs spkeras[nir])",
+    "demo": "convert and simulate the bundled MNIST CNN",
+}
+QUIET_HELP = "no progress bars, no warnings"
+UNSAFE_HELP = (
+    "load a model that stores Python code (Lambda layers) with safe_mode=False: the code runs; only for files you "
+    "trust (a Lambda layer itself cannot be converted)"
+)
 NO_OVERWRITE_HELP = "refuse to replace an existing output file (by default outputs are replaced, like model.save)"
 
 
@@ -97,16 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     convert = commands.add_parser(
         "convert",
-        help="convert a .h5/.keras CNN into a spiking .keras model",
+        help=COMMAND_HELP["convert"],
         epilog=EXIT_STATUS_TEXT,
         formatter_class=raw,
     )
     convert.add_argument("model", metavar="MODEL", help="source model (.h5, .hdf5 or .keras)")
     convert.add_argument(
-        "--calibration", help=".npz with calibration inputs under 'x' (or x_train); optional for QCFS models"
+        "--calibration",
+        metavar="FILE.npz",
+        help=".npz with calibration inputs under 'x' (or x_train); needed by every method but qcfs",
     )
     convert.add_argument(
         "--method", metavar="NAME", help=f"conversion method: {methods} (ecc; qcfs for models from finetune)"
+    )
+    convert.add_argument(
+        "--max-pooling",
+        choices=MAX_POOLING_NAMES,
+        help="MaxPooling2D policy: spiking (gated spiking max pooling, the default), average (replaced, with a "
+        "warning; exportable to NIR) or error (refused)",
     )
     convert.add_argument("-T", "--timesteps", type=int, default=64, help="time steps the SNN is meant for (64)")
     convert.add_argument("-o", "--output", required=True, help="output .keras file (written atomically)")
@@ -118,21 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--calibrate",
         default="none",
         metavar="NAME",
-        help=f"post-conversion calibration for T: {calibrations} (light = threshold + bias, advanced = threshold + "
-        "potential) (none)",
+        help=f"post-conversion calibration for T: {calibrations} (per_step = per-step biases; light = threshold + "
+        "bias, advanced = threshold + potential) (none)",
     )
     convert.add_argument(
         "--data", help=".npz with test inputs and labels: also measure the ANN and simulate the SNN for T steps"
     )
     convert.add_argument("--test-limit", type=int, help="use only the first N samples of --data")
     convert.add_argument("--batch-size", type=int, default=100, help="images per batch for --data (100)")
-    convert.add_argument("--quiet", action="store_true", help="no progress bars")
+    convert.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     convert.add_argument("--no-overwrite", dest="overwrite", action="store_false", help=NO_OVERWRITE_HELP)
-    convert.set_defaults(handler=_convert)
+    convert.add_argument("--unsafe", action="store_true", help=UNSAFE_HELP)
 
     finetune = commands.add_parser(
         "finetune",
-        help="fine-tune a CNN with QCFS activations for ultra-low latency (T <= 4)",
+        help=COMMAND_HELP["finetune"],
         epilog=EXIT_STATUS_TEXT,
         formatter_class=raw,
     )
@@ -145,13 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--augment", action="store_true", help="random flip + translation (natural images)")
     finetune.add_argument("--limit", type=int, help="use only the first N samples")
     finetune.add_argument("-o", "--output", required=True, help="output .keras file (written atomically)")
-    finetune.add_argument("--quiet", action="store_true", help="no progress bar")
+    finetune.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     finetune.add_argument("--no-overwrite", dest="overwrite", action="store_false", help=NO_OVERWRITE_HELP)
-    finetune.set_defaults(handler=_finetune)
+    finetune.add_argument("--unsafe", action="store_true", help=UNSAFE_HELP)
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="simulate a converted model and report accuracy per step",
+        help=COMMAND_HELP["evaluate"],
         epilog=EXIT_STATUS_TEXT,
         formatter_class=raw,
     )
@@ -167,25 +133,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot",
         help="save an accuracy-vs-time-steps plot here (.png, .pdf or .svg, by extension; needs matplotlib)",
     )
-    evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
+    evaluate.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     evaluate.add_argument("--no-overwrite", dest="overwrite", action="store_false", help=NO_OVERWRITE_HELP)
-    evaluate.set_defaults(handler=_evaluate)
+    evaluate.add_argument("--unsafe", action="store_true", help=UNSAFE_HELP)
 
     info = commands.add_parser(
         "info",
-        help="list a model's layers and whether each converts (and why not)",
+        help=COMMAND_HELP["info"],
         epilog="exit status:\n  0  every layer converts\n  1  some layer cannot be converted\n  2  bad input\n",
         formatter_class=raw,
     )
     info.add_argument("model", metavar="MODEL", help="model file (.h5, .hdf5 or .keras)")
     info.add_argument(
-        "--max-pooling", default="spiking", choices=["average", "spiking", "error"], help="MaxPooling2D policy"
+        "--max-pooling", default="spiking", choices=MAX_POOLING_NAMES, help="MaxPooling2D policy (spiking)"
     )
-    info.set_defaults(handler=_info)
+    info.add_argument("--unsafe", action="store_true", help=UNSAFE_HELP)
 
     export = commands.add_parser(
         "export-nir",
-        help="write a converted spiking model as a NIR graph (.nir; needs spkeras[nir])",
+        help=COMMAND_HELP["export-nir"],
         epilog=EXIT_STATUS_TEXT,
         formatter_class=raw,
     )
@@ -199,11 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         "step's readout current (integrator)",
     )
     export.add_argument("--no-overwrite", dest="overwrite", action="store_false", help=NO_OVERWRITE_HELP)
-    export.set_defaults(handler=_export_nir)
 
-    demo = commands.add_parser(
-        "demo", help="convert and simulate the bundled MNIST CNN", epilog=EXIT_STATUS_TEXT, formatter_class=raw
-    )
+    demo = commands.add_parser("demo", help=COMMAND_HELP["demo"], epilog=EXIT_STATUS_TEXT, formatter_class=raw)
     demo.add_argument("--method", default="ecc", metavar="NAME", help=f"conversion method: {methods} (ecc)")
     demo.add_argument("-T", "--timesteps", type=int, default=64, help="number of time steps (64)")
     demo.add_argument(
@@ -213,32 +176,5 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"post-conversion calibration for T: {calibrations} (advanced: the best low-T curve here; none: the "
         "plain method)",
     )
-    demo.add_argument("--quiet", action="store_true", help="no progress bars")
-    demo.set_defaults(handler=_demo)
+    demo.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     return parser
-
-
-def main(argv=None) -> int:
-    """Entry point of the ``spkeras`` command; returns the exit status.
-
-    Examples:
-        >>> main(["info", "no-such-model.h5"])
-        2
-    """
-    parser = build_parser()
-    arguments = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if arguments.verbose else logging.WARNING, format="%(message)s")
-    try:
-        _check_positive(arguments)
-        return arguments.handler(arguments)
-    except (ValueError, TypeError, OSError) as error:
-        message = " ".join(str(error).split())
-        print(f"spkeras: error: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("spkeras: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-
-
-if __name__ == "__main__":
-    sys.exit(main())
