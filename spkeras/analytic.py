@@ -15,8 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from spkeras import validation
+from spkeras.batching import iterate_batches
 from spkeras.network import spiking_network
-from spkeras.simulate.entry_points import array_batches
 
 
 @dataclasses.dataclass
@@ -105,7 +105,7 @@ def estimate_closed_form(
     accuracy, spikes = [], []
     for step in steps:
         correct, total_spikes = 0, 0.0
-        for start, batch in array_batches(x, batch_size):
+        for start, batch in iterate_batches(x, batch_size, with_start=True):
             output, batch_spikes = forward(batch, tf.constant(float(step)))
             predictions = np.argmax(output.numpy(), axis=-1)
             correct += int(np.sum(predictions == labels[start : start + batch_size]))

@@ -1,6 +1,5 @@
 """Calibration: activation statistics of the folded ANN and measurements of (partial) spiking networks."""
 
-from spkeras.calibration.batches import iterate_batches, take_samples
 from spkeras.calibration.currents import max_input_current
 from spkeras.calibration.statistics import HISTOGRAM_BINS, LOG10_RANGE, SiteStatistics, collect_statistics
 
@@ -9,7 +8,5 @@ __all__ = [
     "LOG10_RANGE",
     "SiteStatistics",
     "collect_statistics",
-    "iterate_batches",
     "max_input_current",
-    "take_samples",
 ]

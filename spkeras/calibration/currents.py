@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from spkeras.calibration.batches import iterate_batches
+from spkeras.batching import iterate_batches
 from spkeras.simulate import get_simulator
 
 

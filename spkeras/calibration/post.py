@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from spkeras.calibration.batches import iterate_batches
+from spkeras.batching import iterate_batches
 from spkeras.progress import progress_bar
 
 logger = logging.getLogger(__name__)

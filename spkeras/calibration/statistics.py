@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from spkeras import distribute
-from spkeras.calibration.batches import iterate_batches
+from spkeras.batching import iterate_batches
 from spkeras.progress import progress_bar
 
 logger = logging.getLogger(__name__)

@@ -14,23 +14,13 @@ import numpy as np
 import tensorflow as tf
 
 from spkeras import distribute, validation
+from spkeras.batching import iterate_batches
 from spkeras.progress import progress_bar
 from spkeras.simulate import budget
 from spkeras.simulate.result import SimulationResult
 from spkeras.simulate.simulator import get_simulator
 
 logger = logging.getLogger(__name__)
-
-
-def array_batches(x: np.ndarray, batch_size: int):
-    """Yields ``(start, float32 tensor)`` for consecutive batches of a NumPy array.
-
-    Examples:
-        >>> [(start, tuple(batch.shape)) for start, batch in array_batches(np.zeros((5, 2)), 2)]
-        [(0, (2, 2)), (2, (2, 2)), (4, (1, 2))]
-    """
-    for start in range(0, len(x), batch_size):
-        yield start, tf.convert_to_tensor(np.asarray(x[start : start + batch_size], dtype="float32"))
 
 
 def spike_trains(snn: keras.Model, x, timesteps: int = 32) -> dict[str, np.ndarray]:
@@ -97,7 +87,7 @@ def record(
     seed = validation.check_seed(seed)
     budget.check_simulation(simulator, len(x), batch_size)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in simulator.layer_names + ["output"]}
-    for start, batch in array_batches(x, batch_size):
+    for start, batch in iterate_batches(x, batch_size, with_start=True):
         output, layer_values = simulator.mean_values(batch, tf.constant([seed, start], tf.int64))
         parts["output"].append(output.numpy())
         for name, value in zip(simulator.layer_names, layer_values):
@@ -174,7 +164,7 @@ def evaluate(
                 start = index * batch_size
                 yield start + batch_size, run(batch, batch_labels, tf.constant([seed, start], tf.int64))
             return
-        for start, batch in array_batches(x, batch_size):
+        for start, batch in iterate_batches(x, batch_size, with_start=True):
             batch_labels = tf.constant(labels[start : start + batch_size])
             parts = simulator.run_batch(batch, batch_labels, tf.constant([seed, start], tf.int64))
             yield start + batch_size, [[part.numpy() for part in parts]]
