@@ -94,8 +94,9 @@ def collect_statistics(
         data: Calibration inputs: a NumPy array (batched here) or a batched ``tf.data.Dataset``.
         batch_size: Batch size for NumPy input.
         verbose: Show a progress bar.
-        strategy: A ``tf.distribute.Strategy`` splitting each (global) batch across devices; defaults to the
-            strategy whose ``scope()`` is active, if any. NumPy input only.
+        strategy: A ``tf.distribute.Strategy`` splitting each (global) batch across replicas and workers (each
+            worker reads only its rows; maxima, histograms and counts are reduced across all of them, so every
+            worker gets the one-process statistics); defaults to the active scope's. NumPy input only.
 
     Returns:
         One :class:`SiteStatistics` per site layer, in order.
@@ -146,17 +147,22 @@ def collect_statistics(
     seen = 0
     strategy = distribute.resolve_strategy(strategy)
 
-    def replica_results():
-        if strategy is not None and not isinstance(data, tf.data.Dataset):
-            arrays = (np.asarray(data, dtype="float32"),)
-            run = distribute.replicated(strategy, statistics_of)
-            for _, (batch,) in distribute.distributed_batches(strategy, arrays, batch_size):
-                yield from run(batch)
-        else:
+    def batch_results():
+        """Yields ``[batch size, (channel maxima, histogram, positives, count) per site]`` per (global) batch."""
+        if strategy is None or isinstance(data, tf.data.Dataset):
+            if strategy is not None:
+                logger.info("A tf.data.Dataset is read whole by every worker (sharding is by array rows).")
             for batch in iterate_batches(data, batch_size):
                 yield batch_statistics(batch)
+        else:
+            kinds = ["sum"] + [("max", "sum", "sum", "sum")] * len(site_layers)
+            sharded = distribute.run_sharded(
+                strategy, lambda first, batch: statistics_of(batch), kinds, (data,), batch_size
+            )
+            for _, results in sharded:
+                yield results
 
-    for batch_count, *results in replica_results():
+    for batch_count, *results in batch_results():
         for site, (maximum, histogram, positive, count) in enumerate(results):
             maximum = np.asarray(maximum)
             if maximum.size and np.isfinite(maximum).all():

@@ -1,5 +1,6 @@
 """Time-stepped simulation of converted spiking networks (see :mod:`spkeras.simulate.simulator`)."""
 
+from spkeras.simulate.baseline import ann_accuracy
 from spkeras.simulate.entry_points import evaluate, record, spike_trains
 from spkeras.simulate.result import SimulationResult
 from spkeras.simulate.simulator import Simulator, get_simulator
@@ -7,6 +8,7 @@ from spkeras.simulate.simulator import Simulator, get_simulator
 __all__ = [
     "SimulationResult",
     "Simulator",
+    "ann_accuracy",
     "evaluate",
     "get_simulator",
     "record",

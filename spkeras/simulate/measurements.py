@@ -97,11 +97,6 @@ class MeasurementsMixin:
         batch = tf.shape(x)[0]
         chunks = self.timesteps // self.chunk_size
         layers = len(self.neuron_positions)
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            # Each replica numbers its own samples: give every replica its own range of sample indices.
-            replica = tf.cast(context.replica_id_in_sync_group, tf.int64)
-            seed = seed + tf.stack([tf.constant(0, tf.int64), replica * (1 << 24)])
 
         def body(index, result, carry):
             accumulated, correct, spikes, events = carry
