@@ -102,10 +102,14 @@ def estimate_closed_form(
     steps = [timesteps] if isinstance(timesteps, int) else list(timesteps)
     steps = [validation.check_timesteps(step) for step in steps]
     input_shape = tuple(snn.inputs[0].shape[1:])
-    x = validation.check_array_inputs(x, input_shape, "x")
+    strategy = distribute.resolve_strategy(strategy)
+
+    def check(inputs):
+        return validation.check_array_inputs(inputs, input_shape, "x")
+
+    x = check(x) if strategy is None else distribute.check_metadata(check, x)
     labels = validation.check_labels(y, len(x), int(snn.outputs[0].shape[-1]))
     forward = closed_form_model(snn, jit_compile=jit_compile)
-    strategy = distribute.resolve_strategy(strategy)
     accuracy, spikes = [], []
     for step in steps:
         steps_tensor = tf.constant(float(step))
@@ -116,8 +120,8 @@ def estimate_closed_form(
                 predictions = tf.argmax(output, axis=-1, output_type=tf.int64)
                 return tf.reduce_sum(tf.cast(tf.equal(predictions, batch_labels), tf.int64)), batch_spikes
 
-            sharded = distribute.run_sharded(strategy, shard_counts, ("sum", "sum"), (x, labels), batch_size)
-            counts = [(int(hits), float(batch_spikes)) for _, (hits, batch_spikes) in sharded]
+            sharded = distribute.run_checked(strategy, shard_counts, ("sum", "sum"), (x, labels), batch_size)
+            counts = [(int(hits), float(batch_spikes)) for _, (hits, batch_spikes), _ in sharded]
         else:
             counts = []
             for start, batch in iterate_batches(x, batch_size, with_start=True):

@@ -51,21 +51,101 @@ def shard_bounds(start: int, stop: int, replica: int, replicas: int) -> tuple[in
     return start + replica * size // replicas, start + (replica + 1) * size // replicas
 
 
+def check_metadata(check, x, argument: str = "x"):
+    """Runs ``check`` (a validation of inputs) on a one-row stand-in with ``x``'s dtype and sample shape.
+
+    Under a strategy, no worker reads rows outside its shard, so the values are checked shard by shard
+    (:func:`summarize_shard`); only the type, dtype and shape are checked here. Inputs that are not NumPy arrays
+    (lists, tensors) are in memory anyway and are checked whole.
+
+    Examples:
+        >>> import numpy as np
+        >>> checked, x = [], np.zeros((10, 2), "float32")
+        >>> check_metadata(checked.append, x) is x, checked[0].shape
+        (True, (1, 2))
+    """
+    if not isinstance(x, np.ndarray):
+        return check(x)
+    if len(x) == 0:
+        raise ValueError(f"`{argument}` is empty. Received: shape={x.shape}. Pass at least one sample.")
+    check(np.zeros((1,) + x.shape[1:], x.dtype))
+    return x
+
+
+#: How the entries of :func:`summarize_shard` are reduced across replicas.
+SUMMARY_KINDS = ("sum", "max", "max", "sum")
+
+
+def summarize_shard(batch):
+    """What the checks need of a shard of inputs: non-finite values, maximum, -minimum, non-whole values.
+
+    Examples:
+        >>> [float(value) for value in summarize_shard(tf.constant([[0.5, 255.0], [float("nan"), -1.0]]))]
+        [1.0, 255.0, 1.0, 1.0]
+    """
+    finite = tf.math.is_finite(batch)
+    values = tf.where(finite, batch, tf.zeros_like(batch))
+    empty = tf.fill([], batch.dtype.min)
+    highest = tf.reduce_max(tf.concat([tf.reshape(values, [-1]), empty[None]], 0))
+    lowest = tf.reduce_max(tf.concat([tf.reshape(-values, [-1]), empty[None]], 0))
+    fractions = tf.reduce_sum(tf.cast(tf.not_equal(values, tf.round(values)), tf.int64))
+    return tf.reduce_sum(tf.cast(tf.logical_not(finite), tf.int64)), highest, lowest, fractions
+
+
+def check_summary(summary, argument: str = "x") -> tuple[float, float, bool]:
+    """Raises for non-finite inputs (on every worker alike) and returns ``(min, max, whole)`` of the inputs.
+
+    Examples:
+        >>> check_summary((0, 255.0, -0.0, 0))
+        (0.0, 255.0, True)
+    """
+    nonfinite, highest, lowest, fractions = summary
+    if int(nonfinite):
+        raise ValueError(
+            f"`{argument}` contains {int(nonfinite)} NaN or infinite values. Received: an array with non-finite "
+            "entries. Clean or re-normalise the data."
+        )
+    return -float(lowest) + 0.0, float(highest), int(fractions) == 0
+
+
+def merge_summaries(first, second):
+    """Combines two results of :func:`summarize_shard` (after reduction), e.g. of consecutive batches.
+
+    Examples:
+        >>> merge_summaries((0, 2.0, 1.0, 0), (0, 5.0, 0.0, 3))
+        (0, 5.0, 1.0, 3)
+    """
+    if first is None:
+        return second
+    return tuple(max(a, b) if kind == "max" else a + b for kind, a, b in zip(SUMMARY_KINDS, first, second))
+
+
 def _shard_of(array, begin: int, end: int):
-    rows = np.asarray(array[begin:end])
+    """This replica's rows of ``array``; an empty shard becomes one row of zeros (its results are neutralised)."""
+    rows = (
+        np.asarray(array[begin:end])
+        if end > begin
+        else np.zeros((1,) + np.shape(array)[1:], np.asarray(array[:0]).dtype)
+    )
     return tf.convert_to_tensor(rows.astype("float32" if np.issubdtype(rows.dtype, np.floating) else "int64"))
 
 
-def _reduce_across_replicas(kinds, results, rows_per_replica):
-    """Reduces a nest of per-replica results across every replica of every worker (call in replica context)."""
+def _reduce_across_replicas(kinds, results, rows_per_replica, empty):
+    """Reduces a nest of per-replica results across every replica of every worker (call in replica context).
+
+    A replica with an ``empty`` shard (a last batch with fewer rows than replicas) computed on a stand-in row:
+    it contributes nothing (0 to sums, the lowest value to maxima, no rows).
+    """
     context = tf.distribute.get_replica_context()
 
     def reduce(kind, value):
         if kind == "sum":
-            return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+            return context.all_reduce(tf.distribute.ReduceOp.SUM, tf.where(empty, tf.zeros_like(value), value))
         if kind == "max":
+            value = tf.where(empty, tf.fill(tf.shape(value), value.dtype.min), value)
             return tf.reduce_max(context.all_gather(value[None], axis=0), axis=0)
         # "rows": pad this replica's rows to the largest shard, gather; the host drops the padding.
+        value = value[: tf.where(empty, 0, tf.shape(value)[0])]
         padding = [[0, rows_per_replica - tf.shape(value)[0]]] + [[0, 0]] * (len(value.shape) - 1)
         return context.all_gather(tf.pad(value, padding), axis=0)
 
@@ -79,8 +159,8 @@ def run_sharded(strategy, function, kinds, arrays: tuple, batch_size: int):
         strategy: A ``tf.distribute.Strategy``.
         function: ``function(first_index, *shards)``, traced in replica context: ``first_index`` is the
             ``int64`` index of the shard's first row in the whole data (for seeds), ``shards`` hold this replica's
-            rows of each array (float arrays as float32, others as int64; possibly zero rows). Returns a nest of
-            tensors.
+            rows of each array (float arrays as float32, others as int64; a replica without rows in a short last
+            batch gets one row of zeros, whose results are dropped). Returns a nest of tensors.
         kinds: A nest matching ``function``'s result: ``"sum"`` (summed over replicas), ``"max"`` (elementwise
             maximum) or ``"rows"`` (per-row results, concatenated back in row order).
         arrays: Arrays (or memory-mapped files) with the same number of rows; each worker reads only its rows.
@@ -106,8 +186,8 @@ def run_sharded(strategy, function, kinds, arrays: tuple, batch_size: int):
 
     @tf.function(reduce_retracing=True, autograph=False)
     def step(values, rows_per_replica):
-        def replica_function(first, *shards):
-            return _reduce_across_replicas(kinds, function(first, *shards), rows_per_replica)
+        def replica_function(empty, first, *shards):
+            return _reduce_across_replicas(kinds, function(first, *shards), rows_per_replica, empty)
 
         return strategy.run(replica_function, args=values)
 
@@ -116,7 +196,8 @@ def run_sharded(strategy, function, kinds, arrays: tuple, batch_size: int):
 
         def value_function(context, start=start, stop=stop):
             begin, end = shard_bounds(start, stop, context.replica_id_in_sync_group, context.num_replicas_in_sync)
-            return (tf.constant(begin, tf.int64),) + tuple(_shard_of(array, begin, end) for array in arrays)
+            shards = tuple(_shard_of(array, begin, end) for array in arrays)
+            return (tf.constant(end == begin), tf.constant(begin, tf.int64)) + shards
 
         values = strategy.experimental_distribute_values_from_function(value_function)
         sizes = [np.subtract(*shard_bounds(start, stop, r, replicas)[::-1]) for r in range(replicas)]
@@ -130,3 +211,31 @@ def run_sharded(strategy, function, kinds, arrays: tuple, batch_size: int):
             return np.concatenate([value[r * largest : r * largest + size] for r, size in enumerate(sizes)])
 
         yield stop, tf.nest.map_structure(unpad, kinds, local)
+
+
+def run_checked(strategy, function, kinds, arrays: tuple, batch_size: int, argument: str = "x"):
+    """:func:`run_sharded`, checking the values of ``arrays[0]`` shard by shard on the way.
+
+    Non-finite inputs raise ``ValueError`` on every worker at the same batch (the counts are reduced like the
+    results), so no worker waits for another in a collective.
+
+    Yields:
+        ``(stop, results, (min, max, whole))``: as :func:`run_sharded`, with the range of the inputs so far and
+        whether they are all whole numbers.
+
+    Examples:
+        >>> import numpy as np, tensorflow as tf
+        >>> batches = run_checked(tf.distribute.get_strategy(), lambda first, rows: tf.reduce_sum(rows), "sum",
+        ...                       (np.array([1.0, 2.0, 3.5]),), 2)
+        >>> [(stop, float(total), summary) for stop, total, summary in batches]
+        [(2, 3.0, (1.0, 2.0, True)), (3, 3.5, (1.0, 3.5, False))]
+    """
+
+    def checked(first, *shards):
+        return function(first, *shards), summarize_shard(shards[0])
+
+    summary = None
+    for stop, (results, batch_summary) in run_sharded(strategy, checked, (kinds, SUMMARY_KINDS), arrays, batch_size):
+        check_summary(batch_summary, argument)
+        summary = merge_summaries(summary, batch_summary)
+        yield stop, results, check_summary(summary, argument)

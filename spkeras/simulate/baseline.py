@@ -58,21 +58,23 @@ def ann_accuracy(ann: keras.Model, x, y, batch_size: int = 100, strategy=None) -
     """
     ann = check_ann(ann)
     batch_size = validation.check_batch_size(batch_size)
-    x = validation.check_array_inputs(x, tuple(ann.inputs[0].shape[1:]), "x")
+    strategy = distribute.resolve_strategy(strategy)
+
+    def check(inputs):
+        return validation.check_array_inputs(inputs, tuple(ann.inputs[0].shape[1:]), "x")
+
+    x = check(x) if strategy is None else distribute.check_metadata(check, x)
     labels = validation.check_labels(y, len(x), int(ann.outputs[0].shape[-1]))
-    if len(x) == 0:
-        raise ValueError("`x` is empty. Received: 0 inputs. Pass at least one input.")
 
     def hits(batch, batch_labels):
         predictions = tf.argmax(ann(batch, training=False), axis=-1, output_type=tf.int64)
         return tf.reduce_sum(tf.cast(tf.equal(predictions, batch_labels), tf.int64))
 
-    strategy = distribute.resolve_strategy(strategy)
     if strategy is not None:
-        sharded = distribute.run_sharded(
+        sharded = distribute.run_checked(
             strategy, lambda start, batch, batch_labels: hits(batch, batch_labels), "sum", (x, labels), batch_size
         )
-        return sum(int(count) for _, count in sharded) / len(x)
+        return sum(int(count) for _, count, _ in sharded) / len(x)
     compiled = tf.function(hits, reduce_retracing=True, autograph=False)
     correct = 0
     for start, batch in iterate_batches(x, batch_size, with_start=True):

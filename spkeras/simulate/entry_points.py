@@ -89,12 +89,11 @@ def record(
     """
     simulator = get_simulator(snn, resolve_timesteps(snn, timesteps), chunk_size=chunk_size, encoding=encoding)
     batch_size = validation.check_batch_size(batch_size)
-    x = simulator.check_inputs(x)
-    check_input_range(snn, x)
+    strategy = distribute.resolve_strategy(strategy)
+    x = simulator.check_inputs(x) if strategy is None else distribute.check_metadata(simulator.check_inputs, x)
     seed = validation.check_seed(seed)
     budget.check_simulation(simulator, len(x), batch_size)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in simulator.layer_names + ["output"]}
-    strategy = distribute.resolve_strategy(strategy)
     if strategy is not None:
 
         def shard_values(first, batch):
@@ -102,8 +101,11 @@ def record(
             return [output] + list(layer_values)
 
         kinds = ["rows"] * (len(simulator.layer_names) + 1)
-        batches = (values for _, values in distribute.run_sharded(strategy, shard_values, kinds, (x,), batch_size))
+        sharded = list(distribute.run_checked(strategy, shard_values, kinds, (x,), batch_size))
+        check_input_range(snn, None, summary=sharded[-1][2])
+        batches = (values for _, values, _ in sharded)
     else:
+        check_input_range(snn, x)
         batches = (
             [output.numpy()] + [value.numpy() for value in layer_values]
             for start, batch in iterate_batches(x, batch_size, with_start=True)
@@ -174,27 +176,28 @@ def evaluate(
     timesteps = resolve_timesteps(snn, timesteps)
     simulator = get_simulator(snn, timesteps, chunk_size=chunk_size, encoding=encoding, jit_compile=jit_compile)
     batch_size = validation.check_batch_size(batch_size)
-    x = simulator.check_inputs(x)
+    strategy = distribute.resolve_strategy(strategy)
+    x = simulator.check_inputs(x) if strategy is None else distribute.check_metadata(simulator.check_inputs, x)
     labels = validation.check_labels(y, len(x), simulator.num_classes)
     seed = validation.check_seed(seed)
     if ann is not None:
         check_ann(ann, encoding)
-    check_input_range(snn, x)
+    if strategy is None:
+        check_input_range(snn, x)
     budget.check_simulation(simulator, len(x), batch_size)
     correct = np.zeros(simulator.timesteps)
     spikes = np.zeros((simulator.timesteps, len(simulator.layer_names)))
     events = np.zeros_like(spikes)
     progress = progress_bar(len(x), verbose, unit_name="image")
-    strategy = distribute.resolve_strategy(strategy)
     if strategy is not None:
 
         def shard_counts(first, batch, batch_labels):
             return simulator.run_batch(batch, batch_labels, tf.stack([tf.constant(seed, tf.int64), first]))
 
-        batches = distribute.run_sharded(strategy, shard_counts, ("sum",) * 3, (x, labels), batch_size)
+        batches = distribute.run_checked(strategy, shard_counts, ("sum",) * 3, (x, labels), batch_size)
     else:
         batches = (
-            (start + len(batch), [part.numpy() for part in parts])
+            (start + len(batch), [part.numpy() for part in parts], None)
             for start, batch in iterate_batches(x, batch_size, with_start=True)
             for parts in [
                 simulator.run_batch(
@@ -202,11 +205,15 @@ def evaluate(
                 )
             ]
         )
-    for done, (batch_correct, batch_spikes, batch_events) in batches:
+    summary = None
+    for done, (batch_correct, batch_spikes, batch_events), batch_summary in batches:
         correct += batch_correct
         spikes += batch_spikes
         events += batch_events
+        summary = batch_summary
         progress.update(done)
+    if summary is not None:
+        check_input_range(snn, None, summary=summary)
     wall_time = time.perf_counter() - started
     logger.info("Simulated %d images for %d steps in %.2f s.", len(x), timesteps, wall_time)
     return SimulationResult(

@@ -85,21 +85,31 @@ def calibration_range(snn) -> tuple[float, float] | None:
     return (low, high) if np.isfinite(low) and np.isfinite(high) and high >= low else None
 
 
-def _looks_like_unscaled_images(low: float, high: float, x: np.ndarray) -> bool:
-    """Whole numbers in [0, 255] reaching above 1.5: 8-bit images converted to float without scaling."""
-    if not (low >= 0.0 and 1.5 < high <= 255.0):
-        return False
+def input_summary(x) -> tuple[float, float, bool]:
+    """``(min, max, whole)`` of float inputs: their range, and whether a few samples hold whole numbers only.
+
+    Examples:
+        >>> input_summary(np.array([[0.0, 255.0], [3.0, 4.0]]))
+        (0.0, 255.0, True)
+    """
+    x = np.asarray(x)
     sample = x.reshape(len(x), -1)[:16]  # a few images decide; mean-subtracted or scaled inputs are not whole
-    return bool(np.all(sample == np.round(sample)))
+    return float(np.min(x)), float(np.max(x)), bool(np.all(sample == np.round(sample)))
 
 
-def check_input_range(snn, x, argument: str = "x") -> None:
+def check_input_range(snn, x, argument: str = "x", summary: tuple[float, float, bool] | None = None) -> None:
     """Warns when float inputs lie far outside the range the model was calibrated on.
 
     With a stored calibration range ``[a, b]`` (see :func:`calibration_range`), inputs reaching beyond
     ``RANGE_MARGIN`` widths ``b - a`` outside it are warned. Without one, only whole-number inputs in 0-255
     reaching above 1.5 (8-bit images cast to float without ``/ 255``) are warned, so that models trained on other
     scales (e.g. mean-subtracted 0-255 inputs) are not.
+
+    Args:
+        snn: The converted model.
+        x: The inputs (ignored when ``summary`` is given).
+        argument: The caller's name of the inputs, for the message.
+        summary: ``(min, max, whole)`` of the inputs, when measured elsewhere (e.g. shard by shard).
 
     Examples:
         >>> import keras, warnings, numpy as np
@@ -110,13 +120,15 @@ def check_input_range(snn, x, argument: str = "x") -> None:
         >>> "x / 255" in str(caught[0].message)
         True
     """
-    x = np.asarray(x)
-    if x.size == 0 or not np.issubdtype(x.dtype, np.floating):
-        return
-    low, high = float(np.min(x)), float(np.max(x))
+    if summary is None:
+        x = np.asarray(x)
+        if x.size == 0 or not np.issubdtype(x.dtype, np.floating):
+            return
+        summary = input_summary(x)
+    low, high, whole = summary
     stored = calibration_range(snn)
     if stored is None:
-        far = _looks_like_unscaled_images(low, high, x)
+        far = whole and low >= 0.0 and 1.5 < high <= 255.0
         expected = f"the usual [{FALLBACK_RANGE[0]:g}, {FALLBACK_RANGE[1]:g}] (the model stores no calibration range)"
     else:
         margin = RANGE_MARGIN * max(stored[1] - stored[0], 1e-12)
