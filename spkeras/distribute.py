@@ -26,6 +26,7 @@ def resolve_strategy(strategy):
 
     Raises:
         TypeError: If ``strategy`` is not a ``tf.distribute.Strategy``.
+        ValueError: For ``ParameterServerStrategy``, whose asynchronous steps cannot give the one-process result.
 
     Examples:
         >>> resolve_strategy(None) is None
@@ -35,6 +36,12 @@ def resolve_strategy(strategy):
         return tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
     if not isinstance(strategy, tf.distribute.Strategy):
         raise TypeError(f"`strategy` must be a tf.distribute.Strategy. Received: {type(strategy).__name__}.")
+    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
+        raise ValueError(
+            "spkeras reduces every step synchronously across all replicas, which ParameterServerStrategy (asynchronous "
+            "training through a ClusterCoordinator) does not do. Received: strategy=ParameterServerStrategy. Use "
+            "tf.distribute.MultiWorkerMirroredStrategy for several machines (see docs/scaling.md)."
+        )
     return strategy
 
 

@@ -72,6 +72,15 @@ def test_resolve_strategy_checks_its_argument():
         spkeras.evaluate(None, np.zeros((1, 2)), np.zeros(1), strategy="tpu")
 
 
+def test_parameter_server_strategy_is_refused_with_the_alternative():
+    import tensorflow as tf
+
+    # An instance without a cluster (its type is what matters): asynchronous steps cannot give exact reductions.
+    strategy = object.__new__(tf.distribute.experimental.ParameterServerStrategy)
+    with pytest.raises(ValueError, match="Received: strategy=ParameterServerStrategy.*MultiWorkerMirroredStrategy"):
+        resolve_strategy(strategy)
+
+
 WORKER = r'''
 import json, sys, time
 import tensorflow as tf
