@@ -40,8 +40,10 @@ def values(layer):
 thresholds = [values(a) + values(b) for a, b in zip(single.layers, mirrored.layers) if hasattr(a, "threshold")]
 one = spkeras.evaluate(single, x, y, timesteps=16, batch_size=20)
 two = spkeras.evaluate(single, x, y, timesteps=16, batch_size=20, strategy=strategy)
+from spkeras.calibration.statistics import input_range
 print(json.dumps({
     "replicas": strategy.num_replicas_in_sync,
+    "ranges": [input_range(x, 7), input_range(x, 7, strategy=strategy)],
     "accuracy_one": one.accuracy.tolist(), "accuracy_two": two.accuracy.tolist(),
     "spikes_one": float(one.spikes_per_image()), "spikes_two": float(two.spikes_per_image()),
     "thresholds": thresholds,
@@ -59,6 +61,7 @@ def test_mirrored_strategy_on_two_cpus_matches_one_device():
     assert report["replicas"] == 2
     assert report["accuracy_one"] == report["accuracy_two"]
     assert report["spikes_one"] == report["spikes_two"]
+    assert report["ranges"][0] == report["ranges"][1]
     for pair in report["thresholds"]:
         half = len(pair) // 2
         assert pair[:half] == pair[half:]

@@ -186,3 +186,28 @@ def collect_statistics(
         )
         for site, layer in enumerate(site_layers)
     ]
+
+
+def input_range(data, batch_size: int = 100, strategy=None) -> tuple[float, float]:
+    """``(min, max)`` of the calibration inputs, for storing with the converted model.
+
+    Simulations warn when their inputs lie far outside it (see :func:`spkeras.simulate.expectations.check_input_range`).
+    Streams the data in batches; under a strategy each worker reads only its rows and every worker gets the global
+    range.
+
+    Examples:
+        >>> import numpy as np
+        >>> input_range(np.array([[0.0, 0.5], [1.0, 0.25]], "float32"), batch_size=1)
+        (0.0, 1.0)
+    """
+    strategy = distribute.resolve_strategy(strategy)
+    if strategy is not None and not isinstance(data, tf.data.Dataset):
+        sharded = distribute.run_checked(strategy, lambda first, batch: tf.zeros([]), "sum", (data,), batch_size)
+        low, high, _ = [summary for _, _, summary in sharded][-1]
+        return low, high
+    low, high = np.inf, -np.inf
+    for batch in iterate_batches(data, batch_size):
+        low, high = min(low, float(tf.reduce_min(batch))), max(high, float(tf.reduce_max(batch)))
+    if low > high:
+        raise ValueError("The calibration data is empty. Received: 0 samples. Pass at least one input sample.")
+    return low, high
