@@ -246,3 +246,38 @@ def run_checked(strategy, function, kinds, arrays: tuple, batch_size: int, argum
         check_summary(batch_summary, argument)
         summary = merge_summaries(summary, batch_summary)
         yield stop, results, check_summary(summary, argument)
+
+
+def run_dataset(strategy, function, kinds, dataset):
+    """Runs ``function(batch)`` on the batches of ``dataset`` under ``strategy``, each worker reading its own shard.
+
+    Every input pipeline (one per worker) reads every k-th batch of ``dataset`` (``Dataset.shard``; its labels, if
+    any, are dropped); a worker whose shard has ended gets empty batches until all have. The results are reduced
+    across all replicas as in :func:`run_sharded` (``"sum"`` or ``"max"``; the order of batches differs from one
+    process, so only order-free reductions are allowed).
+
+    Yields:
+        The reduced results of each step, as NumPy values, identical on every worker.
+
+    Examples:
+        >>> import numpy as np, tensorflow as tf
+        >>> data = tf.data.Dataset.from_tensor_slices(np.arange(5.0)).batch(2)
+        >>> [float(total) for total in run_dataset(tf.distribute.get_strategy(), tf.reduce_sum, "sum", data)]
+        [1.0, 5.0, 4.0]
+    """
+    if any(kind not in ("sum", "max") for kind in tf.nest.flatten(kinds)):
+        raise ValueError(f"Dataset reductions must be 'sum' or 'max' (batches arrive in any order). Received: {kinds}.")
+
+    def shard(context):
+        inputs = dataset.map(lambda *element: tf.cast(element[0], tf.float32))
+        return inputs.shard(context.num_input_pipelines, context.input_pipeline_id)
+
+    @tf.function(reduce_retracing=True, autograph=False)
+    def step(batch):
+        def replica_function(rows):
+            return _reduce_across_replicas(kinds, function(rows), tf.constant(0), tf.constant(False))
+
+        return strategy.run(replica_function, args=(batch,))
+
+    for batch in strategy.distribute_datasets_from_function(shard):
+        yield tf.nest.map_structure(np.asarray, strategy.experimental_local_results(step(batch))[0])

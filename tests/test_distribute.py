@@ -139,7 +139,11 @@ single = spkeras.convert(model, x_calibration, method="robust", batch_size=BATCH
 one = {"thresholds": thresholds(single), **results(single, x, x_calibration)}
 distributed = spkeras.convert(model, x_calibration, method="robust", batch_size=BATCH, strategy=strategy)
 calibration_shards = poisoned(x_calibration)
-two = {"thresholds": thresholds(distributed), **results(single, poisoned(x), calibration_shards, strategy=strategy)}
+batches = tf.data.Dataset.from_tensor_slices(x_calibration).batch(BATCH)  # 4 batches (the last of 12), 2 per worker
+from_dataset = spkeras.convert(model, batches, method="robust", strategy=strategy)
+one["thresholds_dataset"] = one["thresholds"]
+two = {"thresholds_dataset": thresholds(from_dataset), "thresholds": thresholds(distributed)}
+two.update(results(single, poisoned(x), calibration_shards, strategy=strategy))
 print(json.dumps({"worker": worker, "replicas": strategy.num_replicas_in_sync, "one": one, "two": two,
                   "seconds": time.time() - started}))
 '''

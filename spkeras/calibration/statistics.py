@@ -96,7 +96,8 @@ def collect_statistics(
         verbose: Show a progress bar.
         strategy: A ``tf.distribute.Strategy`` splitting each (global) batch across replicas and workers (each
             worker reads only its rows; maxima, histograms and counts are reduced across all of them, so every
-            worker gets the one-process statistics); defaults to the active scope's. NumPy input only.
+            worker gets the one-process statistics); defaults to the active scope's. A dataset is sharded by
+            batches (``Dataset.shard``), an array by rows of each batch.
 
     Returns:
         One :class:`SiteStatistics` per site layer, in order.
@@ -149,18 +150,16 @@ def collect_statistics(
 
     def batch_results():
         """Yields ``[batch size, (channel maxima, histogram, positives, count) per site]`` per (global) batch."""
-        if strategy is None or isinstance(data, tf.data.Dataset):
-            if strategy is not None:
-                logger.info("A tf.data.Dataset is read whole by every worker (sharding is by array rows).")
-            for batch in iterate_batches(data, batch_size):
-                yield batch_statistics(batch)
-        else:
-            kinds = ["sum"] + [("max", "sum", "sum", "sum")] * len(site_layers)
+        kinds = ["sum"] + [("max", "sum", "sum", "sum")] * len(site_layers)
+        if strategy is None:
+            yield from (batch_statistics(batch) for batch in iterate_batches(data, batch_size))
+        elif isinstance(data, tf.data.Dataset):  # each worker reads every k-th batch
+            yield from distribute.run_dataset(strategy, statistics_of, kinds, data)
+        else:  # each worker reads its rows of every batch
             sharded = distribute.run_sharded(
                 strategy, lambda first, batch: statistics_of(batch), kinds, (data,), batch_size
             )
-            for _, results in sharded:
-                yield results
+            yield from (results for _, results in sharded)
 
     for batch_count, *results in batch_results():
         for site, (maximum, histogram, positive, count) in enumerate(results):
