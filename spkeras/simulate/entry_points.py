@@ -102,10 +102,10 @@ def record(
 
         kinds = ["rows"] * (len(simulator.layer_names) + 1)
         sharded = list(distribute.run_checked(strategy, shard_values, kinds, (x,), batch_size))
-        check_input_range(snn, None, summary=sharded[-1][2])
+        check_input_range(snn, None, summary=sharded[-1][2], encoding=encoding)
         batches = (values for _, values, _ in sharded)
     else:
-        check_input_range(snn, x)
+        check_input_range(snn, x, encoding=encoding)
         batches = (
             [output.numpy()] + [value.numpy() for value in layer_values]
             for start, batch in iterate_batches(x, batch_size, with_start=True)
@@ -183,7 +183,7 @@ def evaluate(
     if ann is not None:
         check_ann(ann, encoding)
     if strategy is None:
-        check_input_range(snn, x)
+        check_input_range(snn, x, encoding=encoding)
     budget.check_simulation(simulator, len(x), batch_size)
     correct = np.zeros(simulator.timesteps)
     spikes = np.zeros((simulator.timesteps, len(simulator.layer_names)))
@@ -213,7 +213,7 @@ def evaluate(
         summary = batch_summary
         progress.update(done)
     if summary is not None:
-        check_input_range(snn, None, summary=summary)
+        check_input_range(snn, None, summary=summary, encoding=encoding)
     wall_time = time.perf_counter() - started
     logger.info("Simulated %d images for %d steps in %.2f s.", len(x), timesteps, wall_time)
     return SimulationResult(

@@ -97,19 +97,23 @@ def input_summary(x) -> tuple[float, float, bool]:
     return float(np.min(x)), float(np.max(x)), bool(np.all(sample == np.round(sample)))
 
 
-def check_input_range(snn, x, argument: str = "x", summary: tuple[float, float, bool] | None = None) -> None:
+def check_input_range(
+    snn, x, argument: str = "x", summary: tuple[float, float, bool] | None = None, encoding: str = "analog"
+) -> None:
     """Warns when float inputs lie far outside the range the model was calibrated on.
 
     With a stored calibration range ``[a, b]`` (see :func:`calibration_range`), inputs reaching beyond
     ``RANGE_MARGIN`` widths ``b - a`` outside it are warned. Without one, only whole-number inputs in 0-255
     reaching above 1.5 (8-bit images cast to float without ``/ 255``) are warned, so that models trained on other
-    scales (e.g. mean-subtracted 0-255 inputs) are not.
+    scales (e.g. mean-subtracted 0-255 inputs) are not; event counts (``encoding="events"``) are whole numbers
+    by nature and are then not checked.
 
     Args:
         snn: The converted model.
         x: The inputs (ignored when ``summary`` is given).
         argument: The caller's name of the inputs, for the message.
         summary: ``(min, max, whole)`` of the inputs, when measured elsewhere (e.g. shard by shard).
+        encoding: The simulation's input encoding.
 
     Examples:
         >>> import keras, warnings, numpy as np
@@ -120,13 +124,15 @@ def check_input_range(snn, x, argument: str = "x", summary: tuple[float, float, 
         >>> "x / 255" in str(caught[0].message)
         True
     """
+    stored = calibration_range(snn)
+    if stored is None and encoding == "events":
+        return
     if summary is None:
         x = np.asarray(x)
         if x.size == 0 or not np.issubdtype(x.dtype, np.floating):
             return
         summary = input_summary(x)
     low, high, whole = summary
-    stored = calibration_range(snn)
     if stored is None:
         far = whole and low >= 0.0 and 1.5 < high <= 255.0
         expected = f"the usual [{FALLBACK_RANGE[0]:g}, {FALLBACK_RANGE[1]:g}] (the model stores no calibration range)"

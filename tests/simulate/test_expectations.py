@@ -89,3 +89,12 @@ def test_a_stored_calibration_range_is_the_reference():
         check_input_range(model, np.full((2, 3), 8.9, "float32"))  # within 4 widths of [-1, 1]
     with pytest.warns(UserWarning, match=r"calibration data's \[-1, 1\]"):
         check_input_range(model, np.full((2, 3), 9.5, "float32"), argument="x_test")
+
+
+def test_event_counts_are_not_taken_for_unscaled_images():
+    counts = np.random.default_rng(0).integers(0, 5, (2, 4, 3)).astype("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_input_range(tiny_cnn(), counts, encoding="events")
+    with pytest.warns(UserWarning, match="x / 255"):
+        check_input_range(tiny_cnn(), counts * 50)
