@@ -14,9 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from spkeras import validation
+from spkeras import distribute, validation
+from spkeras.batching import iterate_batches
 from spkeras.network import spiking_network
-from spkeras.simulate.entry_points import array_batches
 
 
 @dataclasses.dataclass
@@ -72,7 +72,7 @@ def closed_form_model(snn: keras.Model, jit_compile: bool | None = None):
 
 
 def estimate_closed_form(
-    snn: keras.Model, x, y, timesteps=(64,), batch_size: int = 100, jit_compile: bool = False
+    snn: keras.Model, x, y, timesteps=(64,), batch_size: int = 100, jit_compile: bool = False, strategy=None
 ) -> ClosedFormResult:
     """Estimates the SNN's accuracy at each T in ``timesteps`` with closed-form spike counts.
 
@@ -84,6 +84,9 @@ def estimate_closed_form(
         batch_size: Batch size of the forward passes.
         jit_compile: Compile with XLA (fuses the elementwise count arithmetic; on CPU it helps small networks
             and slows convolution-heavy ones, so it is off by default).
+        strategy: A ``tf.distribute.Strategy``: each worker computes only its rows of each (global) batch; hit
+            and spike counts are summed across all workers, so every worker gets the one-process estimate.
+            Defaults to the active scope's.
 
     Returns:
         A :class:`ClosedFormResult`.
@@ -99,17 +102,36 @@ def estimate_closed_form(
     steps = [timesteps] if isinstance(timesteps, int) else list(timesteps)
     steps = [validation.check_timesteps(step) for step in steps]
     input_shape = tuple(snn.inputs[0].shape[1:])
-    x = validation.check_array_inputs(x, input_shape, "x")
+    strategy = distribute.resolve_strategy(strategy)
+
+    def check(inputs):
+        return validation.check_array_inputs(inputs, input_shape, "x")
+
+    x = check(x) if strategy is None else distribute.check_metadata(check, x)
     labels = validation.check_labels(y, len(x), int(snn.outputs[0].shape[-1]))
     forward = closed_form_model(snn, jit_compile=jit_compile)
     accuracy, spikes = [], []
     for step in steps:
+        steps_tensor = tf.constant(float(step))
+        if strategy is not None:
+
+            def shard_counts(first, batch, batch_labels, steps_tensor=steps_tensor):
+                output, batch_spikes = forward(batch, steps_tensor)
+                predictions = tf.argmax(output, axis=-1, output_type=tf.int64)
+                return tf.reduce_sum(tf.cast(tf.equal(predictions, batch_labels), tf.int64)), batch_spikes
+
+            sharded = distribute.run_checked(strategy, shard_counts, ("sum", "sum"), (x, labels), batch_size)
+            counts = [(int(hits), float(batch_spikes)) for _, (hits, batch_spikes), _ in sharded]
+        else:
+            counts = []
+            for start, batch in iterate_batches(x, batch_size, with_start=True):
+                output, batch_spikes = forward(batch, steps_tensor)
+                predictions = np.argmax(output.numpy(), axis=-1)
+                counts.append((int(np.sum(predictions == labels[start : start + batch_size])), float(batch_spikes)))
         correct, total_spikes = 0, 0.0
-        for start, batch in array_batches(x, batch_size):
-            output, batch_spikes = forward(batch, tf.constant(float(step)))
-            predictions = np.argmax(output.numpy(), axis=-1)
-            correct += int(np.sum(predictions == labels[start : start + batch_size]))
-            total_spikes += float(batch_spikes)
+        for hits, batch_spikes in counts:
+            correct += hits
+            total_spikes += batch_spikes
         accuracy.append(correct / len(x))
         spikes.append(total_spikes / len(x))
     return ClosedFormResult(timesteps=steps, accuracy=accuracy, spikes_per_image=spikes)

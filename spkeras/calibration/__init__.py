@@ -1,7 +1,6 @@
 """Calibration: activation statistics of the folded ANN and measurements of (partial) spiking networks."""
 
 from spkeras.calibration import modes
-from spkeras.calibration.batches import iterate_batches, take_samples
 from spkeras.calibration.currents import max_input_current
 from spkeras.calibration.statistics import HISTOGRAM_BINS, LOG10_RANGE, SiteStatistics, collect_statistics
 
@@ -10,8 +9,6 @@ __all__ = [
     "LOG10_RANGE",
     "SiteStatistics",
     "collect_statistics",
-    "iterate_batches",
     "modes",
     "max_input_current",
-    "take_samples",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from spkeras import distribute
-from spkeras.calibration.batches import iterate_batches
+from spkeras.batching import iterate_batches
 from spkeras.progress import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -94,8 +94,10 @@ def collect_statistics(
         data: Calibration inputs: a NumPy array (batched here) or a batched ``tf.data.Dataset``.
         batch_size: Batch size for NumPy input.
         verbose: Show a progress bar.
-        strategy: A ``tf.distribute.Strategy`` splitting each (global) batch across devices; defaults to the
-            strategy whose ``scope()`` is active, if any. NumPy input only.
+        strategy: A ``tf.distribute.Strategy`` splitting each (global) batch across replicas and workers (each
+            worker reads only its rows; maxima, histograms and counts are reduced across all of them, so every
+            worker gets the one-process statistics); defaults to the active scope's. A dataset is sharded by
+            batches (``Dataset.shard``), an array by rows of each batch.
 
     Returns:
         One :class:`SiteStatistics` per site layer, in order.
@@ -146,17 +148,20 @@ def collect_statistics(
     seen = 0
     strategy = distribute.resolve_strategy(strategy)
 
-    def replica_results():
-        if strategy is not None and not isinstance(data, tf.data.Dataset):
-            arrays = (np.asarray(data, dtype="float32"),)
-            run = distribute.replicated(strategy, statistics_of)
-            for _, (batch,) in distribute.distributed_batches(strategy, arrays, batch_size):
-                yield from run(batch)
-        else:
-            for batch in iterate_batches(data, batch_size):
-                yield batch_statistics(batch)
+    def batch_results():
+        """Yields ``[batch size, (channel maxima, histogram, positives, count) per site]`` per (global) batch."""
+        kinds = ["sum"] + [("max", "sum", "sum", "sum")] * len(site_layers)
+        if strategy is None:
+            yield from (batch_statistics(batch) for batch in iterate_batches(data, batch_size))
+        elif isinstance(data, tf.data.Dataset):  # each worker reads every k-th batch
+            yield from distribute.run_dataset(strategy, statistics_of, kinds, data)
+        else:  # each worker reads its rows of every batch
+            sharded = distribute.run_sharded(
+                strategy, lambda first, batch: statistics_of(batch), kinds, (data,), batch_size
+            )
+            yield from (results for _, results in sharded)
 
-    for batch_count, *results in replica_results():
+    for batch_count, *results in batch_results():
         for site, (maximum, histogram, positive, count) in enumerate(results):
             maximum = np.asarray(maximum)
             if maximum.size and np.isfinite(maximum).all():
@@ -180,3 +185,28 @@ def collect_statistics(
         )
         for site, layer in enumerate(site_layers)
     ]
+
+
+def input_range(data, batch_size: int = 100, strategy=None) -> tuple[float, float]:
+    """``(min, max)`` of the calibration inputs, for storing with the converted model.
+
+    Simulations warn when their inputs lie far outside it (see :func:`spkeras.simulate.expectations.check_input_range`).
+    Streams the data in batches; under a strategy each worker reads only its rows and every worker gets the global
+    range.
+
+    Examples:
+        >>> import numpy as np
+        >>> input_range(np.array([[0.0, 0.5], [1.0, 0.25]], "float32"), batch_size=1)
+        (0.0, 1.0)
+    """
+    strategy = distribute.resolve_strategy(strategy)
+    if strategy is not None and not isinstance(data, tf.data.Dataset):
+        sharded = distribute.run_checked(strategy, lambda first, batch: tf.zeros([]), "sum", (data,), batch_size)
+        low, high, _ = [summary for _, _, summary in sharded][-1]
+        return low, high
+    low, high = np.inf, -np.inf
+    for batch in iterate_batches(data, batch_size):
+        low, high = min(low, float(tf.reduce_min(batch))), max(high, float(tf.reduce_max(batch)))
+    if low > high:
+        raise ValueError("The calibration data is empty. Received: 0 samples. Pass at least one input sample.")
+    return low, high

@@ -17,6 +17,7 @@ import numpy as np
 from spkeras import graph, io, methods, validation
 from spkeras.calibration import collect_statistics
 from spkeras.calibration import modes as calibration_modes
+from spkeras.calibration.statistics import input_range
 from spkeras.conversion.batchnorm import fold_batchnorm
 from spkeras.conversion.build import build_folded_ann
 from spkeras.conversion.lower import lower_model, output_heads
@@ -147,6 +148,9 @@ def convert(
     if x_calibration is not None:
         x_calibration = validation.check_inputs(x_calibration, tuple(model.inputs[0].shape[1:]), "x_calibration")
 
+    if x_calibration is not None:  # stored on the neurons: simulations warn on inputs far outside it (x / 255)
+        bounds_in = input_range(x_calibration, batch_size, strategy)
+        settings = settings.replace(options={**settings.options, "calibration_range": list(bounds_in)})
     folded, folded_layers = build_folded_ann(nodes, f"{model.name}_folded")
     if x_calibration is None:
         statistics = [None] * len(sites)

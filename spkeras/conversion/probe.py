@@ -12,7 +12,8 @@ import logging
 import keras
 import numpy as np
 
-from spkeras.calibration import max_input_current, take_samples
+from spkeras.batching import take_samples
+from spkeras.calibration import max_input_current
 from spkeras.conversion.build import build_snn
 from spkeras.conversion.ir import Node
 from spkeras.layers import NeuronSettings
@@ -124,5 +125,5 @@ class Probe:
             timesteps: Steps simulated.
             samples: At most this many calibration samples (None: all).
         """
-        data = take_samples(self.data, samples, self.batch_size)
+        data = take_samples(self.data, samples)
         return max_input_current(self.partial(scales, site_position), data, timesteps, self.batch_size)

@@ -79,6 +79,24 @@ def calibration_weights_from(value, legacy: dict, timesteps: int, owner: str) ->
     return dict(value)
 
 
+def range_from(value, owner: str) -> tuple[float, float] | None:
+    """Checks a ``calibration_range``: None, or ``(min, max)`` of finite numbers with min ≤ max.
+
+    Examples:
+        >>> range_from([0, 1], "IntegrateAndFire 'n'")
+        (0.0, 1.0)
+    """
+    if value is None:
+        return None
+    try:
+        low, high = (float(item) for item in value)
+    except (TypeError, ValueError):
+        low, high = np.nan, np.nan
+    if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+        raise ValueError(f"{owner}: `calibration_range` must be (min, max) of finite numbers. Received: {value!r}.")
+    return low, high
+
+
 def weight_shape(role: str, feature_shape: tuple, timesteps: int) -> tuple:
     """The shape of a calibration weight of ``role`` on a layer of ``feature_shape`` simulated for T steps.
 

@@ -79,6 +79,8 @@ class IntegrateAndFire(keras.layers.Layer):
             weight name to role (see :mod:`spkeras.layers.calibrated`): e.g. ``{"bias_current":
             "channel_current"}`` adds a per-channel current every step. Zero until calibration sets them. The
             calibration modes (:mod:`spkeras.calibration.modes`) say which weights they need.
+        calibration_range: ``(min, max)`` of the inputs the network was converted with (the converter stores it;
+            simulations warn when their inputs lie far outside it, e.g. images left in 0–255), or None.
         **kwargs: Standard ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...). The flags of earlier
             versions (``calibrated_bias``, ``calibrated_potential``, ``calibrated_steps``) are read as the
             equivalent ``calibration_weights``, so older ``.keras`` files load.
@@ -106,6 +108,7 @@ class IntegrateAndFire(keras.layers.Layer):
         spike_value="unit",
         timesteps=64,
         calibration_weights=None,
+        calibration_range=None,
         **kwargs,
     ):
         legacy = {flag: kwargs.pop(flag) for flag in _LEGACY_FLAGS if flag in kwargs}
@@ -132,6 +135,7 @@ class IntegrateAndFire(keras.layers.Layer):
         self.calibration_weights = calibrated.calibration_weights_from(
             calibration_weights, legacy, self.timesteps, owner
         )
+        self.calibration_range = calibrated.range_from(calibration_range, owner)
         self.feature_shape = None
 
     @property
@@ -275,6 +279,7 @@ class IntegrateAndFire(keras.layers.Layer):
                 "spike_value": self.spike_value,
                 "timesteps": self.timesteps,
                 "calibration_weights": dict(self.calibration_weights),
+                "calibration_range": None if self.calibration_range is None else list(self.calibration_range),
             }
         )
         return config

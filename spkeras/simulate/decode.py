@@ -12,9 +12,10 @@ import numpy as np
 import tensorflow as tf
 
 from spkeras import validation
+from spkeras.batching import iterate_batches
 from spkeras.layers.readout import Readout
 from spkeras.simulate import budget
-from spkeras.simulate.entry_points import array_batches
+from spkeras.simulate.expectations import resolve_timesteps
 from spkeras.simulate.simulator import get_simulator
 
 
@@ -51,8 +52,7 @@ def predict(snn, x, timesteps: int | None = None, *, every_step: bool = False, b
         >>> spkeras.predict(snn, sample["x_test"][:8], timesteps=4, every_step=True).shape
         (4, 8, 10)
     """
-    timesteps = default_timesteps(snn) if timesteps is None else timesteps
-    simulator = get_simulator(snn, timesteps)
+    simulator = get_simulator(snn, resolve_timesteps(snn, timesteps))
     batch_size = validation.check_batch_size(batch_size)
     seed = validation.check_seed(seed)
     x = simulator.check_inputs(x)
@@ -60,7 +60,7 @@ def predict(snn, x, timesteps: int | None = None, *, every_step: bool = False, b
     readout = readout_of(snn)
     steps = np.arange(1, simulator.timesteps + 1, dtype="float64")
     parts = []
-    for start, batch in array_batches(x, batch_size):
+    for start, batch in iterate_batches(x, batch_size, with_start=True):
         trains = simulator.output_trains(batch, tf.constant([seed, start], tf.int64)).numpy().astype("float64")
         if every_step:
             means = np.cumsum(trains, axis=0) / steps.reshape((-1,) + (1,) * (trains.ndim - 1))
@@ -71,14 +71,3 @@ def predict(snn, x, timesteps: int | None = None, *, every_step: bool = False, b
     axis = 1 if every_step else 0
     heads = [np.concatenate([part[head] for part in parts], axis=axis) for head in range(len(parts[0]))]
     return heads if readout.heads is not None else heads[0]
-
-
-def default_timesteps(snn) -> int:
-    """The T ``snn`` was converted for (stored by every neuron layer); 64 for a network without neurons."""
-    stored = {int(layer.timesteps) for layer in snn.layers if getattr(layer, "spiking_neuron", False)}
-    if len(stored) > 1:
-        raise ValueError(
-            f"The neurons of '{snn.name}' were converted for different T. Received: timesteps {sorted(stored)}. "
-            "Pass timesteps= explicitly."
-        )
-    return stored.pop() if stored else 64

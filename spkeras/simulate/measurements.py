@@ -1,4 +1,4 @@
-"""What a simulation can measure besides accuracy: mean values per step, maximum currents, spike trains.
+"""What a simulation measures: accuracy and spikes per step, mean values, maximum currents, spike trains.
 
 A mixin of :class:`~spkeras.simulate.simulator.Simulator`: each measurement is a fold over the chunks of the
 time loop (:meth:`~spkeras.simulate.simulator.Simulator.fold`), compiled once per simulator for any batch size.
@@ -6,7 +6,27 @@ time loop (:meth:`~spkeras.simulate.simulator.Simulator.fold`), compiled once pe
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import tensorflow as tf
+
+
+class ChunkResult(NamedTuple):
+    """What one chunk of ``C`` steps produced (see :meth:`Simulator.fold`).
+
+    Attributes:
+        output: The output layer's value at each step, ``(C, B, K)``.
+        spikes: Spikes per step and spiking layer summed over the batch, ``(C, L)``.
+        events: Spike events (non-zero outputs) per step and layer, ``(C, L)``.
+        emitted: Per spiking layer, the values it emitted summed over the chunk's steps, ``(B, ...)``.
+        trains: Per spiking layer, the values it emitted at each step, ``(C, B, ...)``.
+    """
+
+    output: tf.Tensor
+    spikes: tf.Tensor
+    events: tf.Tensor
+    emitted: list
+    trains: list
 
 
 class MeasurementsMixin:
@@ -69,3 +89,36 @@ class MeasurementsMixin:
     def output_trains(self, x, seed):
         """The output's value at every step, ``(T, B) + output shape`` (e.g. a layer's input current)."""
         return self._compile("output_trains", self._output_trains)(x, seed)
+
+    def batch_counts(self, x, y, seed):
+        """Correct predictions per step ``(T,)``, spikes and events per step and layer ``(T, L)`` (uncompiled;
+        :attr:`run_batch` is the compiled version)."""
+        self.traces += 1
+        batch = tf.shape(x)[0]
+        chunks = self.timesteps // self.chunk_size
+        layers = len(self.neuron_positions)
+
+        def body(index, result, carry):
+            accumulated, correct, spikes, events = carry
+            running = accumulated + tf.cumsum(result.output, axis=0)
+            predictions = tf.argmax(running, axis=-1, output_type=tf.int64)
+            hits = tf.reduce_sum(tf.cast(tf.equal(predictions, y[None, :]), tf.float32), axis=1)
+            return (
+                running[-1],
+                correct.write(index, hits),
+                spikes.write(index, result.spikes),
+                events.write(index, result.events),
+            )
+
+        carry = (
+            tf.zeros([batch, self.num_classes], tf.float32),
+            tf.TensorArray(tf.float32, size=chunks, element_shape=[self.chunk_size]),
+            tf.TensorArray(tf.float32, size=chunks, element_shape=[self.chunk_size, layers]),
+            tf.TensorArray(tf.float32, size=chunks, element_shape=[self.chunk_size, layers]),
+        )
+        _, correct, spikes, events = self.fold(x, body, carry, seed)
+        return (
+            tf.reshape(correct.stack(), [self.timesteps]),
+            tf.reshape(spikes.stack(), [self.timesteps, layers]),
+            tf.reshape(events.stack(), [self.timesteps, layers]),
+        )

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from spkeras.plots import plot_accuracy
+
 
 @dataclasses.dataclass
 class SimulationResult:
@@ -23,6 +25,7 @@ class SimulationResult:
         num_images: Number of evaluated images.
         wall_time: Seconds spent simulating (including compilation).
         encoding: Input encoding used.
+        ann_accuracy: The source ANN's accuracy on the same data (``evaluate(..., ann=model)``), or None.
     """
 
     timesteps: int
@@ -33,6 +36,7 @@ class SimulationResult:
     wall_time: float
     encoding: str = "analog"
     events_per_step: np.ndarray | None = None
+    ann_accuracy: float | None = None
 
     def accuracy_at(self, step: int) -> float:
         """Accuracy after ``step`` time steps (1 ≤ step ≤ T)."""
@@ -51,6 +55,16 @@ class SimulationResult:
         totals = self.spikes_per_step[:step].sum(axis=0)
         return {name: float(total) for name, total in zip(self.layer_names, totals)}
 
+    def conversion_loss(self) -> np.ndarray | None:
+        """ANN accuracy minus SNN accuracy at every step ``(T,)``, or None without an ANN baseline.
+
+        Examples:
+            >>> result = SimulationResult(2, np.array([0.5, 0.75]), ["relu"], np.ones((2, 1)), 4, 1.0, ann_accuracy=1.0)
+            >>> result.conversion_loss().tolist()
+            [0.5, 0.25]
+        """
+        return None if self.ann_accuracy is None else self.ann_accuracy - np.asarray(self.accuracy, dtype="float64")
+
     def report_steps(self) -> list[int]:
         """Powers of two up to T, and T itself."""
         steps = [2**k for k in range(int(math.log2(self.timesteps)) + 1)]
@@ -62,7 +76,7 @@ class SimulationResult:
         Args:
             steps: The steps to show (default: :meth:`report_steps`, i.e. 1, 2, 4, ..., T).
             reference_accuracy: The source ANN's accuracy on the same data: printed above the table, with a
-                column ``ANN - SNN`` (the conversion loss) at each step.
+                column ``ANN - SNN`` (the conversion loss) at each step. Default: :attr:`ann_accuracy`.
 
         Returns:
             The table as text.
@@ -77,6 +91,7 @@ class SimulationResult:
                  4        0.9500     0.0200            4.0
         """
         steps = self.report_steps() if steps is None else steps
+        reference_accuracy = self.ann_accuracy if reference_accuracy is None else reference_accuracy
         lines = []
         loss_header = ""
         if reference_accuracy is not None:
@@ -90,7 +105,8 @@ class SimulationResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        """A JSON-serialisable dictionary of the result."""
+        """A JSON-serialisable dictionary of the result (with ``ann_accuracy`` and ``conversion_loss`` per step)."""
+        loss = self.conversion_loss()
         return {
             "timesteps": self.timesteps,
             "encoding": self.encoding,
@@ -101,4 +117,24 @@ class SimulationResult:
             "spikes_per_image_per_layer": self.spikes_per_layer(),
             "spikes_per_image": self.spikes_per_image(),
             "events_per_image": float(self.events_per_step.sum()) if self.events_per_step is not None else None,
+            "ann_accuracy": self.ann_accuracy,
+            "conversion_loss": None if loss is None else [float(value) for value in loss],
         }
+
+    def plot(self, title: str | None = None, chance_accuracy: float | None = None):
+        """Accuracy against time steps, with the ANN baseline as a dashed line when there is one.
+
+        Returns:
+            A ``matplotlib.figure.Figure`` (see :func:`spkeras.plots.plot_accuracy`).
+
+        Examples:
+            >>> result = SimulationResult(2, np.array([0.5, 0.75]), ["relu"], np.ones((2, 1)), 4, 1.0, ann_accuracy=1.0)
+            >>> figure = result.plot(chance_accuracy=0.1)
+            >>> [line.get_label() for line in figure.axes[0].get_lines()]
+            ['SNN', 'ANN', 'chance']
+            >>> import matplotlib.pyplot as plt
+            >>> plt.close(figure)
+        """
+        return plot_accuracy(
+            {"SNN": self}, ann_accuracy=self.ann_accuracy, title=title, chance_accuracy=chance_accuracy
+        )

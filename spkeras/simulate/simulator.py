@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import weakref
-from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -27,31 +26,13 @@ from spkeras import graph, validation
 from spkeras.layers.encoders import ENCODINGS, encode_chunk
 from spkeras.network import spiking_network
 from spkeras.simulate import budget
-from spkeras.simulate.measurements import MeasurementsMixin
+from spkeras.simulate.measurements import ChunkResult, MeasurementsMixin
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 1
 
 _SIMULATORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-class ChunkResult(NamedTuple):
-    """What one chunk of ``C`` steps produced (see :meth:`Simulator.fold`).
-
-    Attributes:
-        output: The output layer's value at each step, ``(C, B, K)``.
-        spikes: Spikes per step and spiking layer summed over the batch, ``(C, L)``.
-        events: Spike events (non-zero outputs) per step and layer, ``(C, L)``.
-        emitted: Per spiking layer, the values it emitted summed over the chunk's steps, ``(B, ...)``.
-        trains: Per spiking layer, the values it emitted at each step, ``(C, B, ...)``.
-    """
-
-    output: tf.Tensor
-    spikes: tf.Tensor
-    events: tf.Tensor
-    emitted: list
-    trains: list
 
 
 def get_simulator(
@@ -92,7 +73,7 @@ class Simulator(MeasurementsMixin):
         chunk_size: Steps processed per layer sweep (memory ∝ chunk_size); rounded down to a divisor of T.
         encoding: Input encoding: ``"analog"``, ``"poisson"``, ``"count"`` or ``"events"`` (inputs of shape
             ``(batch, bins) + input_shape``, one bin per step; see :mod:`spkeras.layers.encoders`).
-        jit_compile: Compile the whole loop with XLA.
+        jit_compile: Compile the whole loop (and every measurement) with XLA.
         require_neurons: Refuse models without spiking layers (an ANN passed by mistake); ``False`` for the
             partial networks measured during calibration.
 
@@ -124,8 +105,7 @@ class Simulator(MeasurementsMixin):
         self.network = spiking_network(snn)
         self.nodes = self.network.nodes
         self.neuron_positions = list(self.network.neuron_positions)
-        # Stateful layers that emit no spikes of their own (spiking max pooling): stepped like neurons, their
-        # states carried after the neurons' states, no spikes counted.
+        # Stepped like neurons, states carried after theirs, no spikes counted (e.g. spiking max pooling).
         self.temporal_positions = list(self.network.temporal_positions)
         if not self.neuron_positions and require_neurons:
             raise ValueError(
@@ -144,8 +124,7 @@ class Simulator(MeasurementsMixin):
         self.sample_shape = ((None,) if encoding == "events" else ()) + self.input_shape
         self.num_classes = int(snn.outputs[0].shape[-1])
         self.output_shape = tuple(snn.outputs[0].shape[1:])
-        self.traces = 0
-        # (Compiling each neuron step alone with XLA to fuse its elementwise ops was measured: no gain on CPU.)
+        self.traces, self.jit_compile = 0, bool(jit_compile)
         self._steps = {i: self._counting_step(self.nodes[i].layer) for i in self.neuron_positions}
         self._compiled: dict[str, tf.types.experimental.PolymorphicFunction] = {}
         self.run_batch = tf.function(
@@ -191,6 +170,7 @@ class Simulator(MeasurementsMixin):
             self._compiled[name] = tf.function(
                 method,
                 autograph=False,
+                jit_compile=self.jit_compile,
                 input_signature=[
                     tf.TensorSpec((None,) + self.sample_shape, tf.float32),
                     tf.TensorSpec((2,), tf.int64),
@@ -318,41 +298,3 @@ class Simulator(MeasurementsMixin):
 
         loop = (tf.constant(0), self.initial_states(batch), initial)
         return tf.while_loop(lambda index, *_: index < chunks, step, loop)[2]
-
-    def batch_counts(self, x, y, seed):
-        """Correct predictions per step ``(T,)``, spikes and events per step and layer ``(T, L)`` (uncompiled;
-        :attr:`run_batch` is the compiled version)."""
-        self.traces += 1
-        batch = tf.shape(x)[0]
-        chunks = self.timesteps // self.chunk_size
-        layers = len(self.neuron_positions)
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            # Each replica numbers its own samples: give every replica its own range of sample indices.
-            replica = tf.cast(context.replica_id_in_sync_group, tf.int64)
-            seed = seed + tf.stack([tf.constant(0, tf.int64), replica * (1 << 24)])
-
-        def body(index, result, carry):
-            accumulated, correct, spikes, events = carry
-            running = accumulated + tf.cumsum(result.output, axis=0)
-            predictions = tf.argmax(running, axis=-1, output_type=tf.int64)
-            hits = tf.reduce_sum(tf.cast(tf.equal(predictions, y[None, :]), tf.float32), axis=1)
-            return (
-                running[-1],
-                correct.write(index, hits),
-                spikes.write(index, result.spikes),
-                events.write(index, result.events),
-            )
-
-        carry = (
-            tf.zeros([batch, self.num_classes], tf.float32),
-            tf.TensorArray(tf.float32, size=chunks, element_shape=[self.chunk_size]),
-            tf.TensorArray(tf.float32, size=chunks, element_shape=[self.chunk_size, layers]),
-            tf.TensorArray(tf.float32, size=chunks, element_shape=[self.chunk_size, layers]),
-        )
-        _, correct, spikes, events = self.fold(x, body, carry, seed)
-        return (
-            tf.reshape(correct.stack(), [self.timesteps]),
-            tf.reshape(spikes.stack(), [self.timesteps, layers]),
-            tf.reshape(events.stack(), [self.timesteps, layers]),
-        )

@@ -165,3 +165,14 @@ def test_a_model_with_unknown_spatial_dimensions(data):
     activation = np.asarray(model(data), dtype="float64")
     assert stats.count == activation.size
     np.testing.assert_allclose(stats.channel_maximum, activation.reshape(-1, 3).max(axis=0), rtol=1e-6)
+
+
+def test_input_range_of_arrays_and_datasets():
+    from spkeras.calibration.statistics import input_range
+
+    x = np.random.default_rng(0).uniform(-0.5, 2.0, (23, 3, 2)).astype("float32")
+    expected = (float(x.min()), float(x.max()))
+    assert input_range(x, batch_size=5) == expected
+    assert input_range(tf.data.Dataset.from_tensor_slices((x, np.zeros(23))).batch(4)) == expected
+    with pytest.raises(ValueError, match="Received: 0 samples"):
+        input_range(x[:0])

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from spkeras.calibration.batches import iterate_batches
+from spkeras.batching import iterate_batches
 from spkeras.calibration.modes.registry import CalibrationMode, CalibrationRun, register_mode
 from spkeras.progress import progress_bar
 
