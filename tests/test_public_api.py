@@ -26,6 +26,7 @@ def test_top_level_names_are_pinned():
             "layers",
             "load_model",
             "methods",
+            "predict",
             "prepare_for_conversion",
             "save_model",
         ]
