@@ -242,9 +242,9 @@ def _fit_channels(x, model, events: bool = False):
 
 def _load(path, argument: str):
     """Loads a model through spkeras.load_model, with the command line's wording of the messages."""
-    from spkeras.io import _load_model
+    from spkeras.io import load_model
 
-    return _load_model(path, argument=argument, safe_mode=True, custom_objects=None, command_line=True)
+    return load_model(path, argument=argument, command_line=True)
 
 
 def _is_spiking(model) -> bool:

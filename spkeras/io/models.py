@@ -1,0 +1,126 @@
+"""Loading source models safely and saving converted ones atomically."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+from typing import TYPE_CHECKING
+
+from spkeras.io.atomic import atomic_output
+from spkeras.io.check import _describe, check_model_file
+
+if TYPE_CHECKING:
+    import keras
+
+logger = logging.getLogger(__name__)
+
+
+def load_model(
+    path,
+    safe_mode: bool = True,
+    custom_objects: dict | None = None,
+    *,
+    argument: str = "path",
+    command_line: bool = False,
+) -> keras.Model:
+    """Loads a Keras model from a Keras-2 era ``.h5`` (legacy HDF5) or a Keras 3 ``.keras`` file.
+
+    The file is only read; it is never modified. The model is loaded without its training configuration
+    (``compile=False``): conversion only needs the architecture and the weights. Converted spiking models load
+    too (their layer classes are registered first).
+
+    Args:
+        path: Path of a ``.h5``/``.hdf5`` or ``.keras`` file (or a ``keras.Model``, returned as is).
+        safe_mode: Refuse to deserialise arbitrary code (e.g. ``Lambda`` layers) in ``.keras`` files.
+            Keep ``True`` for files you did not write yourself.
+        custom_objects: Custom layers or functions the file refers to.
+        argument: How the caller names the file in messages (the ``spkeras`` command passes e.g. ``"MODEL"``).
+        command_line: Word the hint for a custom layer for the ``spkeras`` command (which cannot take
+            ``custom_objects``) instead of for Python.
+
+    Returns:
+        The ``keras.Model``.
+
+    Raises:
+        ValueError: If the file does not exist, has an unknown extension, is not a zip archive (``.keras``) or
+            an HDF5 file (``.h5``), is truncated, holds weights only, or is not a readable Keras model. The
+            message names the file.
+
+    Examples:
+        >>> import spkeras
+        >>> model = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
+        >>> model.outputs[0].shape
+        (None, 10)
+    """
+    import keras
+
+    import spkeras.layers  # noqa: F401  (registers spkeras's layer classes, QCFS too: converted models load)
+
+    if isinstance(path, keras.Model):
+        return path
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"`{argument}` must be a file path or a keras.Model. Received: {type(path).__name__}.")
+    path = check_model_file(path, argument)
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=safe_mode, custom_objects=custom_objects)
+    except Exception as error:  # Keras raises many types for unreadable files; report them in one way.
+        text = " ".join(str(error).split())
+        if "Could not locate" in text or "Unknown layer" in text or "Unknown object" in text:
+            hint = (
+                "The model uses a custom layer or function, which the command line cannot load; load it in "
+                "Python with spkeras.load_model(path, custom_objects={...}) and convert it there."
+                if command_line
+                else "The model uses a custom layer or function: pass it in `custom_objects`, or register it with "
+                "keras.saving.register_keras_serializable before loading."
+            )
+        else:
+            hint = "Check that the file is a complete Keras .h5/.keras model (not weights only)."
+        raise ValueError(
+            f"Could not load a Keras model from '{path}': {type(error).__name__}: {text}. {hint} "
+            f"{_describe(path, argument)}"
+        ) from error
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"'{path}' does not contain a Keras model. Received: {type(model).__name__} from {argument}='{path}'."
+        )
+    logger.info("Loaded model '%s' (%d layers) from %s.", model.name, len(model.layers), path)
+    return model
+
+
+def save_model(model: keras.Model, path, overwrite: bool = True) -> pathlib.Path:
+    """Saves ``model`` to a ``.keras`` file atomically: a failure never leaves a half-written file.
+
+    The file gets the mode of any new file of the user (``0o666`` minus the umask, e.g. ``0o644``). As with
+    Keras's ``model.save``, an existing file is replaced by default; it is replaced only once the new file is
+    complete, so a failure (a full disk, Ctrl-C) leaves the previous file intact.
+
+    Args:
+        model: The model to save (e.g. a converted spiking model).
+        path: Destination ending in ``.keras``; its folder must exist.
+        overwrite: ``False`` refuses to replace an existing file (a ``ValueError`` before anything is written).
+
+    Returns:
+        The destination path.
+
+    Raises:
+        ValueError: If ``path`` does not end in ``.keras``, its folder does not exist, or it exists and
+            ``overwrite=False``.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> import spkeras
+        >>> cnn = spkeras.load_model(spkeras.demo.DEMO_MODEL_PATH)
+        >>> path = spkeras.save_model(cnn, pathlib.Path(tempfile.mkdtemp()) / "cnn.keras")
+        >>> spkeras.load_model(path).name == cnn.name
+        True
+    """
+    path = pathlib.Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"Converted models are saved as .keras files. Received: path='{path}'.")
+    if not path.parent.is_dir():
+        raise ValueError(f"The folder of the output file does not exist. Received: path='{path}'.")
+    with atomic_output(path, overwrite=overwrite) as temporary:
+        model.save(temporary)
+    logger.info("Saved '%s' to %s.", model.name, path)
+    return path
