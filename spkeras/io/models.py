@@ -74,8 +74,11 @@ def load_model(
                 else "The model uses a custom layer or function: pass it in `custom_objects`, or register it with "
                 "keras.saving.register_keras_serializable before loading."
             )
-        else:
-            hint = "Check that the file is a complete Keras .h5/.keras model (not weights only)."
+        else:  # the file check found a model config: it is a model, not weights only
+            hint = (
+                f"The file holds a model config that Keras {keras.__version__} cannot rebuild; "
+                "spkeras.io.list_layers(path) lists its layers without loading any code."
+            )
         raise ValueError(
             f"Could not load a Keras model from '{path}': {type(error).__name__}: {text}. {hint} "
             f"{_describe(path, argument)}"
