@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import pathlib
+import warnings
 from typing import TYPE_CHECKING
 
 from spkeras.io.atomic import atomic_output
 from spkeras.io.check import _describe, check_model_file
+from spkeras.io.config import read_model_config, stored_keras_version
 
 if TYPE_CHECKING:
     import keras
@@ -63,32 +65,68 @@ def load_model(
         raise TypeError(f"`{argument}` must be a file path or a keras.Model. Received: {type(path).__name__}.")
     path = check_model_file(path, argument)
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=safe_mode, custom_objects=custom_objects)
+        with warnings.catch_warnings(record=True) as caught:  # shown only if Keras's own attempt succeeds
+            warnings.simplefilter("always")
+            model = keras.saving.load_model(path, compile=False, safe_mode=safe_mode, custom_objects=custom_objects)
     except Exception as error:  # Keras raises many types for unreadable files; report them in one way.
-        text = " ".join(str(error).split())
-        if "Could not locate" in text or "Unknown layer" in text or "Unknown object" in text:
-            hint = (
-                "The model uses a custom layer or function, which the command line cannot load; load it in "
-                "Python with spkeras.load_model(path, custom_objects={...}) and convert it there."
-                if command_line
-                else "The model uses a custom layer or function: pass it in `custom_objects`, or register it with "
-                "keras.saving.register_keras_serializable before loading."
-            )
-        else:  # the file check found a model config: it is a model, not weights only
-            hint = (
-                f"The file holds a model config that Keras {keras.__version__} cannot rebuild; "
-                "spkeras.io.list_layers(path) lists its layers without loading any code."
-            )
-        raise ValueError(
-            f"Could not load a Keras model from '{path}': {type(error).__name__}: {text}. {hint} "
-            f"{_describe(path, argument)}"
-        ) from error
+        model = _translated_or_raise(path, error, argument, custom_objects or {}, command_line)
+    else:
+        for warning in caught:  # not Keras's advice about its own loader passing an input_shape to old layers
+            if str(warning.message).startswith("Do not pass an `input_shape`"):
+                continue
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if not isinstance(model, keras.Model):
         raise ValueError(
             f"'{path}' does not contain a Keras model. Received: {type(model).__name__} from {argument}='{path}'."
         )
     logger.info("Loaded model '%s' (%d layers) from %s.", model.name, len(model.layers), path)
     return model
+
+
+def _translated_or_raise(path, error: Exception, argument: str, custom_objects: dict, command_line: bool):
+    """The model of a Keras 2.x ``.h5`` that Keras 3 could not read, translated; or the error, worded for users."""
+    import keras
+
+    text = " ".join(str(error).split())
+    custom = "Could not locate" in text or "Unknown layer" in text or "Unknown object" in text
+    code = "arbitrary code execution" in text  # Keras refused a Lambda in safe mode: keep its reason and opt-in
+    translation = ""
+    version = stored_keras_version(path) if path.suffix.lower() != ".keras" else "3"
+    if not version.startswith("3") and not custom and not code:  # a Keras 1/2-era .h5: translate its config
+        from spkeras.io import legacy, legacy_weights
+
+        try:
+            model = legacy.translate_model_config(read_model_config(path), custom_objects)
+            legacy_weights.load_legacy_weights(model, path)
+        except ValueError as refusal:
+            translation = (
+                f"spkeras cannot translate this Keras {version or '(unknown version)'} file either: {refusal} "
+                "(docs/loading.md lists what is translated)"
+            )
+        else:
+            logger.info(
+                "Keras %s could not read %s (%s); translated its Keras 2 config.", keras.__version__, path, text
+            )
+            return model
+    if custom:
+        hint = (
+            "The model uses a custom layer or function, which the command line cannot load; load it in "
+            "Python with spkeras.load_model(path, custom_objects={...}) and convert it there."
+            if command_line
+            else "The model uses a custom layer or function: pass it in `custom_objects`, or register it with "
+            "keras.saving.register_keras_serializable before loading."
+        )
+    elif translation:
+        hint = translation
+    else:  # the file check found a model config: it is a model, not weights only
+        hint = (
+            f"The file holds a model config that Keras {keras.__version__} cannot rebuild; "
+            "spkeras.io.list_layers(path) lists its layers without loading any code."
+        )
+    raise ValueError(
+        f"Could not load a Keras model from '{path}': {type(error).__name__}: {text[:600]}. {hint} "
+        f"{_describe(path, argument)}"
+    ) from error
 
 
 def save_model(model: keras.Model, path, overwrite: bool = True) -> pathlib.Path:

@@ -1,0 +1,163 @@
+"""Keras-2-era .h5 files (standalone Keras 2.0-2.3, tf.keras 1.x/2.x; Sequential and functional) load with outputs
+bit-identical to the same weights in Keras 3; what cannot be translated is refused by layer, never run."""
+
+import base64
+import json
+import marshal
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+import spkeras
+from spkeras.io.config import read_model_config
+from spkeras.io.legacy import translate_model_config
+from spkeras.io.legacy_weights import load_legacy_weights
+from tests.io import legacy_corpus
+
+X = np.random.default_rng(0).normal(size=(6, 8, 8, 1)).astype("float32")
+CASES = [(era, kind) for era in legacy_corpus.ERAS for kind in ("sequential", "functional")]
+
+
+def _file(tmp_path, era: str, kind: str, **overrides):
+    config, reference = getattr(legacy_corpus, kind)(era)
+    path = tmp_path / f"{era}-{kind}.h5"
+    legacy_corpus.write(path, era, config, reference, **overrides)
+    return path, config, reference
+
+
+@pytest.mark.parametrize("era, kind", CASES)
+def test_each_era_loads_with_bit_identical_outputs_and_weights_in_the_right_layers(tmp_path, era, kind):
+    path, _, reference = _file(tmp_path, era, kind)
+    model = spkeras.load_model(path)
+    assert model.inputs[0].shape == (None, 8, 8, 1)  # batch_input_shape: one batch axis, not two
+    assert np.array_equal(model.predict(X, verbose=0), reference.predict(X, verbose=0))
+    for layer in reference.layers:
+        for loaded, original in zip(model.get_layer(layer.name).weights, layer.weights):
+            assert np.array_equal(loaded.numpy(), original.numpy()), (layer.name, original.name)
+
+
+@pytest.mark.parametrize("era, kind", CASES)
+def test_the_translation_itself_reads_every_era(tmp_path, era, kind):
+    """Also for the files Keras 3 reads by itself: the translator alone gives the same outputs."""
+    path, _, reference = _file(tmp_path, era, kind)
+    model = translate_model_config(read_model_config(path))
+    assert load_legacy_weights(model, path) == reference.count_params()
+    assert np.array_equal(model.predict(X, verbose=0), reference.predict(X, verbose=0))
+
+
+@pytest.mark.parametrize("era", ["keras-2.2.4", "tf.keras-1.15"])
+def test_keras_alone_fails_on_these_files(tmp_path, era):
+    """The two failures users hit (a second batch axis; initializers with a dtype): why the translation exists."""
+    path, _, _ = _file(tmp_path, era, "sequential")
+    with pytest.raises(Exception, match="Kernel shape must have the same length|dtype"):
+        keras.saving.load_model(path, compile=False)
+
+
+def test_a_mismatched_weight_shape_is_refused_by_layer_name(tmp_path):
+    _, reference = legacy_corpus.sequential("keras-2.2.4")
+    kernel, bias = reference.get_layer("dense_1").get_weights()  # (64, 6): stored transposed, same size
+    path, _, _ = _file(
+        tmp_path, "keras-2.2.4", "sequential", weights_of={"dense_1": [("kernel", kernel.T), ("bias", bias)]}
+    )
+    with pytest.raises(ValueError) as caught:
+        spkeras.load_model(path)
+    message = str(caught.value)
+    assert "layer 'dense_1' (Dense)" in message and "(6, 64)" in message and "(64, 6)" in message
+    assert str(path) in message and "weights only" not in message
+
+
+def test_a_layer_without_its_weights_is_refused_by_name(tmp_path):
+    path, _, _ = _file(tmp_path, "tf.keras-1.15", "sequential", weights_of={"dense": []})
+    with pytest.raises(ValueError, match=r"dense.*stores 0 for it|\['dense'\] have weights"):
+        spkeras.load_model(path)
+
+
+def _with_layer(tmp_path, era: str, index: int, entry: dict):
+    config, reference = legacy_corpus.sequential(era)
+    layers = config["config"] if isinstance(config["config"], list) else config["config"]["layers"]
+    layers.insert(index, entry)
+    path = tmp_path / "edited.h5"
+    legacy_corpus.write(path, era, config, reference)
+    return path
+
+
+@pytest.mark.parametrize("safe_mode", [True, False])
+def test_a_lambda_in_an_old_file_is_refused_and_never_run(tmp_path, safe_mode):
+    marker = tmp_path / "MARKER"
+    touch = lambda x: (__import__("pathlib").Path(str(marker)).write_text("code ran"), x)[1]  # noqa: E731
+    code = base64.b64encode(marshal.dumps(touch.__code__)).decode("ascii")
+    entry = {
+        "class_name": "Lambda",
+        "config": {
+            "name": "lambda_1",
+            "trainable": True,
+            "dtype": "float32",
+            "function": [code, None, None],
+            "function_type": "lambda",
+            "module": "__main__",
+            "output_shape": None,
+            "output_shape_type": "raw",
+            "output_shape_module": None,
+            "arguments": {},
+        },
+    }
+    path = _with_layer(tmp_path, "tf.keras-1.15", 4, entry)
+    with pytest.raises(ValueError) as caught:
+        spkeras.load_model(path, safe_mode=safe_mode)
+    message = str(caught.value)
+    assert "Lambda" in message and str(path) in message and "weights only" not in message
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "entry, fragment",
+    [
+        ({"class_name": "Activation", "config": {"name": "hard", "activation": "hard_sigmoid"}}, "'hard_sigmoid'"),
+        ({"class_name": "Dropout", "config": {"name": "odd", "rate": 0.1, "novel_flag": 3}}, "'novel_flag'"),
+        ({"class_name": "CuDNNLSTM", "config": {"name": "rnn", "units": 2}}, "no layer class 'CuDNNLSTM'"),
+        (
+            {"class_name": "BatchNormalization", "config": {"name": "bn", "virtual_batch_size": 4}},
+            "virtual_batch_size=4",
+        ),
+    ],
+)
+def test_what_cannot_be_translated_is_refused_precisely(tmp_path, entry, fragment):
+    path = _with_layer(tmp_path, "keras-2.2.4", 4, entry)
+    with pytest.raises(ValueError) as caught:
+        spkeras.load_model(path)
+    message = str(caught.value)
+    assert fragment in message and f"layer '{entry['config']['name']}'" in message and "Keras 2.2.4" in message
+
+
+def test_old_class_and_argument_names_and_an_unknown_initializer(tmp_path):
+    config = {
+        "class_name": "Sequential",
+        "config": [
+            {
+                "class_name": "Convolution2D",
+                "config": {
+                    "name": "c",
+                    "filters": 2,
+                    "kernel_size": [1, 1],
+                    "batch_input_shape": [None, 4, 4, 1],
+                    "kernel_initializer": {"class_name": "MyInit", "config": {}},
+                },
+            },
+            {"class_name": "LeakyReLU", "config": {"name": "leaky", "alpha": 0.2}},
+        ],
+    }
+    with pytest.warns(UserWarning, match="layer 'c' .*kernel_initializer.*layer default"):
+        model = translate_model_config(config)
+    assert isinstance(model.get_layer("c"), keras.layers.Conv2D)
+    assert model.get_layer("leaky").negative_slope == pytest.approx(0.2)
+
+
+def test_the_translation_keeps_an_old_file_unchanged(tmp_path):
+    path, _, _ = _file(tmp_path, "keras-2.0.8", "sequential")
+    before = path.read_bytes()
+    spkeras.load_model(path)
+    assert path.read_bytes() == before
+    with h5py.File(path, "r") as handle:
+        assert isinstance(json.loads(handle.attrs["model_config"])["config"], list)
