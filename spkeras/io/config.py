@@ -118,6 +118,30 @@ def list_layers(path, argument: str = "path") -> list[LayerEntry]:
     return _entries(read_model_config(path, argument), "", 0)
 
 
+def declared_input_shapes(config) -> list[tuple] | None:
+    """The input shapes (batch axis included) a Keras 2 model config declares, or None where it declares none.
+
+    A Sequential's first layer's (or ``InputLayer``'s) ``batch_input_shape``; a functional model's input layers'.
+    """
+    inner = config.get("config") if isinstance(config, dict) else None
+    layers = inner.get("layers") if isinstance(inner, dict) else inner
+    if not isinstance(layers, list) or not layers or not all(isinstance(layer, dict) for layer in layers):
+        return None
+    if config.get("class_name") == "Sequential":
+        chosen = [layers[0]]
+    else:
+        names = [entry[0] for entry in (inner.get("input_layers") or []) if isinstance(entry, list) and entry]
+        by_name = {layer.get("name"): layer for layer in layers}
+        chosen = [by_name.get(name) for name in names]
+    shapes = []
+    for layer in chosen:
+        shape = (layer or {}).get("config", {}).get("batch_input_shape") if isinstance(layer, dict) else None
+        if not isinstance(shape, list):
+            return None
+        shapes.append(tuple(shape))
+    return shapes or None
+
+
 def stored_keras_version(path) -> str:
     """The ``keras_version`` attribute of an already checked ``.h5`` file (``""`` when it has none)."""
     import h5py

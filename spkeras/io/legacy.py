@@ -240,7 +240,8 @@ def _build_functional(entry: dict, custom_objects: dict, depth: int):
                 if tensors is None:
                     break
                 result = built[layer_name](tensors)
-                outputs[(layer_name, index)] = list(result) if isinstance(result, (list, tuple)) else [result]
+                node = index + (layer.get("class_name") in _MODELS)  # Keras 2 counted a nested model's own node 0
+                outputs[(layer_name, node)] = list(result) if isinstance(result, (list, tuple)) else [result]
                 done[layer_name] = index + 1
                 progress = True
             if done.get(layer_name, 0) == len(nodes):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from spkeras.io.atomic import atomic_output
 from spkeras.io.check import _describe, check_model_file
-from spkeras.io.config import read_model_config, stored_keras_version
+from spkeras.io.config import declared_input_shapes, read_model_config, stored_keras_version
 
 if TYPE_CHECKING:
     import keras
@@ -64,12 +64,18 @@ def load_model(
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"`{argument}` must be a file path or a keras.Model. Received: {type(path).__name__}.")
     path = check_model_file(path, argument)
+    version = stored_keras_version(path) if path.suffix.lower() != ".keras" else "3"
     try:
         with warnings.catch_warnings(record=True) as caught:  # shown only if Keras's own attempt succeeds
             warnings.simplefilter("always")
             model = keras.saving.load_model(path, compile=False, safe_mode=safe_mode, custom_objects=custom_objects)
+        if not version.startswith("3"):  # Keras 3 reads a Keras 2 first layer's batch_input_shape as input_shape
+            declared = declared_input_shapes(read_model_config(path))
+            built = [tuple(tensor.shape) for tensor in model.inputs] if isinstance(model, keras.Model) else None
+            if declared and built != declared:
+                raise ValueError(f"Keras built the inputs {built}, but the file declares {declared}")
     except Exception as error:  # Keras raises many types for unreadable files; report them in one way.
-        model = _translated_or_raise(path, error, argument, custom_objects or {}, command_line)
+        model = _translated_or_raise(path, error, argument, custom_objects or {}, command_line, version)
     else:
         for warning in caught:  # not Keras's advice about its own loader passing an input_shape to old layers
             if str(warning.message).startswith("Do not pass an `input_shape`"):
@@ -83,7 +89,7 @@ def load_model(
     return model
 
 
-def _translated_or_raise(path, error: Exception, argument: str, custom_objects: dict, command_line: bool):
+def _translated_or_raise(path, error: Exception, argument: str, custom_objects: dict, command_line: bool, version: str):
     """The model of a Keras 2.x ``.h5`` that Keras 3 could not read, translated; or the error, worded for users."""
     import keras
 
@@ -91,7 +97,6 @@ def _translated_or_raise(path, error: Exception, argument: str, custom_objects: 
     custom = "Could not locate" in text or "Unknown layer" in text or "Unknown object" in text
     code = "arbitrary code execution" in text  # Keras refused a Lambda in safe mode: keep its reason and opt-in
     translation = ""
-    version = stored_keras_version(path) if path.suffix.lower() != ".keras" else "3"
     if not version.startswith("3") and not custom and not code:  # a Keras 1/2-era .h5: translate its config
         from spkeras.io import legacy, legacy_weights
 

@@ -4,6 +4,7 @@ bit-identical to the same weights in Keras 3; what cannot be translated is refus
 import base64
 import json
 import marshal
+import warnings
 
 import h5py
 import keras
@@ -161,3 +162,78 @@ def test_the_translation_keeps_an_old_file_unchanged(tmp_path):
     assert path.read_bytes() == before
     with h5py.File(path, "r") as handle:
         assert isinstance(json.loads(handle.attrs["model_config"])["config"], list)
+
+
+def _write_raw(path, version: bytes, model_config: dict, weights: dict) -> None:
+    """A Keras 2 layout from explicit ``{layer: [(weight name, value), ...]}`` (names as Keras 2 wrote them)."""
+    with h5py.File(path, "w") as handle:
+        handle.attrs["keras_version"], handle.attrs["backend"] = version, b"tensorflow"
+        handle.attrs["model_config"] = json.dumps(model_config).encode()
+        group = handle.create_group("model_weights")
+        group.attrs["layer_names"] = np.array([name.encode() for name in weights], dtype="S")
+        for layer, stored in weights.items():
+            layer_group = group.create_group(layer)
+            layer_group.attrs["weight_names"] = np.array([name.encode() for name, _ in stored] or [b""], dtype="S")[
+                : len(stored)
+            ]
+            for name, value in stored:
+                layer_group.create_dataset(name, data=value)
+
+
+def test_a_dense_first_sequential_gets_one_batch_axis(tmp_path):
+    """Keras 3 reads it without an error but with inputs (None, None, 3); spkeras notices and translates."""
+    dense = legacy_corpus._layer("keras-2.2.4", "Dense", "dense_1", (3,), units=2, activation="softmax")
+    config = {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": [dense]}}
+    kernel, bias = np.arange(6, dtype="float32").reshape(3, 2) / 6, np.array([0.5, -0.5], "float32")
+    path = tmp_path / "mlp.h5"
+    _write_raw(path, b"2.2.4", config, {"dense_1": [("dense_1/kernel:0", kernel), ("dense_1/bias:0", bias)]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras's own advice about the input_shape its loader passes
+        assert keras.saving.load_model(path, compile=False).inputs[0].shape == (None, None, 3)  # the silent bug
+    model = spkeras.load_model(path)
+    assert model.inputs[0].shape == (None, 3)
+    reference = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    reference.set_weights([kernel, bias])
+    x = X.reshape(-1, 8)[:, :3]
+    assert np.array_equal(model.predict(x, verbose=0), reference.predict(x, verbose=0))
+
+
+def test_a_nested_sequential_in_a_functional_model_gets_its_weights(tmp_path):
+    era = "keras-2.2.4"
+    inner_dense = legacy_corpus._layer(era, "Dense", "dense_1", (4,), units=3, activation="relu")
+    inner = {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": [inner_dense]}}
+    layers = [
+        {
+            "name": "input_1",
+            "class_name": "InputLayer",
+            "inbound_nodes": [],
+            "config": {"batch_input_shape": [None, 4], "dtype": "float32", "sparse": False, "name": "input_1"},
+        },
+        {"name": "sequential_1", **inner, "inbound_nodes": [[["input_1", 0, 0, {}]]]},
+        {
+            "name": "dense_2",
+            **legacy_corpus._layer(era, "Dense", "dense_2", units=2),
+            "inbound_nodes": [[["sequential_1", 1, 0, {}]]],
+        },
+    ]
+    config = {
+        "class_name": "Model",
+        "config": {
+            "name": "model_1",
+            "layers": layers,
+            "input_layers": [["input_1", 0, 0]],
+            "output_layers": [["dense_2", 0, 0]],
+        },
+    }
+    rng = np.random.default_rng(3)
+    k1, b1, k2, b2 = (rng.normal(size=shape).astype("float32") for shape in ((4, 3), (3,), (3, 2), (2,)))
+    weights = {
+        "input_1": [],
+        "sequential_1": [("dense_1/kernel:0", k1), ("dense_1/bias:0", b1)],
+        "dense_2": [("dense_2/kernel:0", k2), ("dense_2/bias:0", b2)],
+    }
+    path = tmp_path / "nested.h5"
+    _write_raw(path, b"2.2.4", config, weights)
+    model = spkeras.load_model(path)
+    x = X.reshape(-1, 4)[:5]
+    assert np.allclose(model.predict(x, verbose=0), np.maximum(x @ k1 + b1, 0) @ k2 + b2, atol=1e-5)
