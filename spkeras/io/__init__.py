@@ -16,6 +16,8 @@ Examples:
     '.h5'
 """
 
+import importlib
+
 from spkeras.io.atomic import atomic_output, current_umask, refuse_existing, write_text
 from spkeras.io.check import MODEL_SUFFIXES, ModelFileNotFoundError, check_model_file
 from spkeras.io.config import LayerEntry, list_layers, read_model_config
@@ -35,3 +37,10 @@ __all__ = [
     "save_model",
     "write_text",
 ]
+
+
+def __getattr__(name: str):
+    """Imports the Keras-2-era translation modules (which import Keras) on first use: ``spkeras.io.legacy``."""
+    if name in ("legacy", "legacy_weights"):
+        return importlib.import_module(f"spkeras.io.{name}")
+    raise AttributeError(f"module 'spkeras.io' has no attribute '{name}'")

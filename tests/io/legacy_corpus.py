@@ -87,7 +87,7 @@ def _layer(era: str, class_name: str, name: str, first_shape=None, **config) -> 
     return {"class_name": class_name, "config": base | config}
 
 
-def sequential(era: str, shape=(8, 8, 1)):
+def sequential(era: str, shape=(8, 8, 1), classes: int = 3, randomise: bool = True):
     """(model_config, reference Keras 3 model) of a small CNN as ``era`` saved it."""
     n = _names(era)
     layers = [
@@ -98,7 +98,7 @@ def sequential(era: str, shape=(8, 8, 1)):
         _layer(era, "Dropout", n["dropout"], rate=0.25, noise_shape=None, seed=None),
         _layer(era, "Dense", n["dense"], units=6, activation="linear"),
         _layer(era, "Activation", n["activation"], activation="relu"),
-        _layer(era, "Dense", n["dense_out"], units=3, activation="softmax"),
+        _layer(era, "Dense", n["dense_out"], units=classes, activation="softmax"),
     ]
     if era == "tf.keras-2.3":
         layers.insert(
@@ -125,13 +125,13 @@ def sequential(era: str, shape=(8, 8, 1)):
             keras.layers.Dropout(0.25, name=n["dropout"]),
             keras.layers.Dense(6, name=n["dense"]),
             keras.layers.Activation("relu", name=n["activation"]),
-            keras.layers.Dense(3, activation="softmax", name=n["dense_out"]),
+            keras.layers.Dense(classes, activation="softmax", name=n["dense_out"]),
         ]
     )
-    return {"class_name": "Sequential", "config": config}, _randomised(reference)
+    return {"class_name": "Sequential", "config": config}, _randomised(reference) if randomise else reference
 
 
-def functional(era: str, shape=(8, 8, 1)):
+def functional(era: str, shape=(8, 8, 1), classes: int = 3, randomise: bool = True):
     """(model_config, reference) of a small residual-style functional CNN (two branches added) as ``era`` saved it."""
     n = _names(era)
 
@@ -158,7 +158,7 @@ def functional(era: str, shape=(8, 8, 1)):
         ({"class_name": "Add", "config": {"name": n["add"], "trainable": True}}, node(n["conv2d"], n["conv2d_b"])),
         (_layer(era, "BatchNormalization", n["batch_normalization"]), node(n["add"])),
         (_layer(era, "Flatten", n["flatten"]), node(n["batch_normalization"])),
-        (_layer(era, "Dense", n["dense_out"], units=3, activation="softmax"), node(n["flatten"])),
+        (_layer(era, "Dense", n["dense_out"], units=classes, activation="softmax"), node(n["flatten"])),
     ]
     layers = [{"name": entry["config"]["name"], **entry, "inbound_nodes": inbound} for entry, inbound in entries]
     name = "model_1" if ERAS[era][4] else "model"
@@ -172,10 +172,11 @@ def functional(era: str, shape=(8, 8, 1)):
     a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name=n["conv2d"])(inputs)
     b = keras.layers.Conv2D(4, 1, name=n["conv2d_b"])(inputs)
     x = keras.layers.BatchNormalization(name=n["batch_normalization"])(keras.layers.Add(name=n["add"])([a, b]))
-    outputs = keras.layers.Dense(3, activation="softmax", name=n["dense_out"])(
+    outputs = keras.layers.Dense(classes, activation="softmax", name=n["dense_out"])(
         keras.layers.Flatten(name=n["flatten"])(x)
     )
-    return {"class_name": ERAS[era][2], "config": config}, _randomised(keras.Model(inputs, outputs, name=name))
+    model = keras.Model(inputs, outputs, name=name)
+    return {"class_name": ERAS[era][2], "config": config}, _randomised(model) if randomise else model
 
 
 def _randomised(model):
