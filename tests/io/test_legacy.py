@@ -237,3 +237,27 @@ def test_a_nested_sequential_in_a_functional_model_gets_its_weights(tmp_path):
     model = spkeras.load_model(path)
     x = X.reshape(-1, 4)[:5]
     assert np.allclose(model.predict(x, verbose=0), np.maximum(x @ k1 + b1, 0) @ k2 + b2, atol=1e-5)
+
+
+def test_a_shared_layer_two_inputs_and_two_outputs_are_rebuilt(tmp_path):
+    """A Keras 2 functional graph: one Dense called on two inputs (nodes 0 and 1), both results returned."""
+
+    def input_layer(name):
+        config = {"batch_input_shape": [None, 3], "dtype": "float32", "sparse": False, "name": name}
+        return {"name": name, "class_name": "InputLayer", "config": config, "inbound_nodes": []}
+
+    shared = legacy_corpus._layer("keras-2.2.4", "Dense", "shared", units=2)
+    layers = [
+        input_layer("a"),
+        input_layer("b"),
+        {"name": "shared", **shared, "inbound_nodes": [[["a", 0, 0, {}]], [["b", 0, 0, {}]]]},
+    ]
+    config = {"name": "m", "layers": layers, "input_layers": [["a", 0, 0], ["b", 0, 0]]}
+    config["output_layers"] = [["shared", 1, 0], ["shared", 0, 0]]
+    model = translate_model_config({"class_name": "Model", "config": config})
+    kernel = np.arange(6, dtype="float32").reshape(3, 2)
+    model.get_layer("shared").set_weights([kernel, np.zeros(2, "float32")])
+    a, b = np.ones((1, 3), "float32"), np.full((1, 3), 2.0, "float32")
+    first, second = model.predict([a, b], verbose=0)
+    assert np.array_equal(first, b @ kernel) and np.array_equal(second, a @ kernel)
+    assert [tuple(tensor.shape) for tensor in model.inputs] == [(None, 3), (None, 3)]
