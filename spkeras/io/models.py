@@ -26,11 +26,13 @@ def load_model(
     argument: str = "path",
     command_line: bool = False,
 ) -> keras.Model:
-    """Loads a Keras model from a Keras-2 era ``.h5`` (legacy HDF5) or a Keras 3 ``.keras`` file.
+    """Loads a Keras model from a ``.keras`` file or an ``.h5`` file of any Keras 2.x or Keras 3 era.
 
     The file is only read; it is never modified. The model is loaded without its training configuration
     (``compile=False``): conversion only needs the architecture and the weights. Converted spiking models load
-    too (their layer classes are registered first).
+    too (their layer classes are registered first). A Keras-2-era ``.h5`` that Keras 3 cannot read (or reads
+    with other inputs than the file declares) is translated from its stored config and its weights are loaded by
+    layer, every shape checked (see docs/loading.md); a ``Lambda``'s code is never run from such a file.
 
     Args:
         path: Path of a ``.h5``/``.hdf5`` or ``.keras`` file (or a ``keras.Model``, returned as is).
@@ -45,7 +47,9 @@ def load_model(
         The ``keras.Model``.
 
     Raises:
-        ValueError: If the file does not exist, has an unknown extension, is not a zip archive (``.keras``) or
+        FileNotFoundError: If the file does not exist (a :class:`spkeras.io.ModelFileNotFoundError`, which is
+            also a ``ValueError``).
+        ValueError: If the file has an unknown extension, is not a zip archive (``.keras``) or
             an HDF5 file (``.h5``), is truncated, holds weights only, or is not a readable Keras model. The
             message names the file.
 

@@ -87,7 +87,7 @@ def _layer(era: str, class_name: str, name: str, first_shape=None, **config) -> 
     return {"class_name": class_name, "config": base | config}
 
 
-def sequential(era: str, shape=(8, 8, 1), classes: int = 3, randomise: bool = True):
+def sequential(era: str, shape=(8, 8, 1), classes: int = 3, randomise: bool = True, hidden: int = 6):
     """(model_config, reference Keras 3 model) of a small CNN as ``era`` saved it."""
     n = _names(era)
     layers = [
@@ -96,7 +96,7 @@ def sequential(era: str, shape=(8, 8, 1), classes: int = 3, randomise: bool = Tr
         _layer(era, "MaxPooling2D", n["max_pooling2d"], pool_size=[2, 2], padding="valid", strides=[2, 2]),
         _layer(era, "Flatten", n["flatten"]),
         _layer(era, "Dropout", n["dropout"], rate=0.25, noise_shape=None, seed=None),
-        _layer(era, "Dense", n["dense"], units=6, activation="linear"),
+        _layer(era, "Dense", n["dense"], units=hidden, activation="linear"),
         _layer(era, "Activation", n["activation"], activation="relu"),
         _layer(era, "Dense", n["dense_out"], units=classes, activation="softmax"),
     ]
@@ -123,7 +123,7 @@ def sequential(era: str, shape=(8, 8, 1), classes: int = 3, randomise: bool = Tr
             keras.layers.MaxPooling2D(2, name=n["max_pooling2d"]),
             keras.layers.Flatten(name=n["flatten"]),
             keras.layers.Dropout(0.25, name=n["dropout"]),
-            keras.layers.Dense(6, name=n["dense"]),
+            keras.layers.Dense(hidden, name=n["dense"]),
             keras.layers.Activation("relu", name=n["activation"]),
             keras.layers.Dense(classes, activation="softmax", name=n["dense_out"]),
         ]
