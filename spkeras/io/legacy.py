@@ -11,137 +11,16 @@ what is translated and what is refused.
 
 from __future__ import annotations
 
-import inspect
 import logging
-import warnings
 
 import keras
+
+from spkeras.io.legacy_layers import _layer_from_config, _refuse
 
 logger = logging.getLogger(__name__)
 
 _MODELS = {"Sequential", "Functional", "Model"}
-_CLASS_ALIASES = {
-    "Convolution1D": "Conv1D",
-    "Convolution2D": "Conv2D",
-    "Convolution3D": "Conv3D",
-    "Deconvolution2D": "Conv2DTranspose",
-    "Convolution2DTranspose": "Conv2DTranspose",
-    "Deconvolution3D": "Conv3DTranspose",
-    "SeparableConvolution1D": "SeparableConv1D",
-    "SeparableConvolution2D": "SeparableConv2D",
-    "DepthwiseConvolution2D": "DepthwiseConv2D",
-}
-_ARGUMENT_RENAMES = {"LeakyReLU": {"alpha": "negative_slope"}}
-_SAME_ACTIVATIONS = {"linear", "relu", "softmax", "sigmoid", "tanh", "elu", "selu", "softplus", "softsign"}
-_SAME_ACTIVATIONS |= {"exponential", "swish", "gelu", "relu6", "silu"}
-_IMPLEMENTATION_ONLY = {"fused", "implementation", "input_length", "dynamic", "batch_size", "input_dim"}
-_ABSENT_WHEN = {"renorm": False, "renorm_clipping": None, "virtual_batch_size": None, "adjustment": None}
-_ABSENT_WHEN |= {"ragged": False, "time_major": False, "reset_after": True, "stateful": False}
 _MAX_DEPTH = 32
-
-
-def _refuse(reason: str):
-    raise ValueError(reason)
-
-
-def _accepted_arguments(cls) -> set[str]:
-    """Every keyword a Keras 3 layer class accepts in its constructor (its own and its base classes')."""
-    accepted = set()
-    for klass in cls.__mro__:
-        if klass is object:
-            break
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        for parameter in inspect.signature(init).parameters.values():
-            if parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL) and parameter.name != "self":
-                accepted.add(parameter.name)
-        if klass is keras.layers.Layer:
-            break
-    return accepted
-
-
-def _translate_object(value, kind: str, where: str, key: str):
-    """An initializer/regularizer/constraint config of the old era as Keras 3 takes it, or None (warned)."""
-    if value is None or isinstance(value, str):
-        return value
-    module = {"initializer": keras.initializers, "regularizer": keras.regularizers, "constraint": keras.constraints}
-    if isinstance(value, dict) and isinstance(value.get("config", {}), dict):
-        config = {k: v for k, v in value.get("config", {}).items() if k != "dtype"}
-        if value.get("class_name") == "VarianceScaling" and config.get("distribution") == "normal":
-            config["distribution"] = "truncated_normal"  # Keras 2's "normal" drew from a truncated normal
-        translated = {"class_name": value.get("class_name"), "config": config}
-        try:
-            module[kind].get(dict(translated))
-            return translated
-        except Exception as error:  # Keras raises several types for an unknown or malformed config
-            reason = f"{type(error).__name__}: {error}"
-    else:
-        reason = f"{type(value).__name__} is not a config"
-    warnings.warn(
-        f"{where}: its {key} ({value!r}) has no Keras 3 equivalent ({reason}); the layer default is used. It only "
-        "matters for training: the weights are loaded from the file.",
-        stacklevel=4,
-    )
-    return None
-
-
-def _translate_config(cls, class_name: str, config: dict) -> dict:
-    """A Keras 2 layer config as the Keras 3 class ``cls`` takes it; refuses what does not map exactly."""
-    name = config.get("name", "?")
-    where = f"layer '{name}' ({class_name})"
-    accepted = _accepted_arguments(cls)
-    renames = _ARGUMENT_RENAMES.get(cls.__name__, {})
-    translated = {}
-    renorm = config.get("renorm", False)
-    for key, value in config.items():
-        key = renames.get(key, key)
-        if key not in accepted and (key in ("batch_input_shape", "input_shape") or key in _IMPLEMENTATION_ONLY):
-            continue  # the input shape becomes an explicit Input; the others only chose an implementation
-        if key == "renorm_momentum" and renorm is False:
-            continue
-        if key in _ABSENT_WHEN and key not in accepted:
-            if value != _ABSENT_WHEN[key]:
-                _refuse(f"{where} sets {key}={value!r}, which Keras 3 does not implement.")
-            continue
-        if key not in accepted:
-            _refuse(f"{where} has the argument '{key}' ({value!r}), which Keras 3's {cls.__name__} does not take.")
-        if key == "dtype":
-            value = value.get("config", {}).get("name") if isinstance(value, dict) else value
-            if value is None:
-                continue
-        elif key.endswith(("_initializer", "_regularizer", "_constraint")):
-            kind = key.rsplit("_", 1)[1]
-            value = _translate_object(value, kind, where, key)
-            if value is None:
-                continue
-        elif key in ("activation", "recurrent_activation"):
-            if value is not None and (not isinstance(value, str) or value not in _SAME_ACTIVATIONS):
-                _refuse(
-                    f"{where} uses the activation {value!r}, which Keras 3 does not compute the same way (or at "
-                    f"all). Activations translated: {', '.join(sorted(_SAME_ACTIVATIONS))}."
-                )
-        elif key == "axis" and cls.__name__ == "BatchNormalization" and isinstance(value, list) and len(value) == 1:
-            value = value[0]
-        translated[key] = value
-    return translated
-
-
-def _layer_class(class_name: str, where: str, custom_objects: dict):
-    if class_name == "Lambda":
-        _refuse(
-            f"{where} is a Lambda layer: its Python code (stored as bytecode of the Python that saved it) is never "
-            "run from a file. Rebuild the model in Keras 3 with that function and load the weights with "
-            "model.load_weights(path, skip_mismatch=False)."
-        )
-    candidate = custom_objects.get(class_name) or getattr(
-        keras.layers, _CLASS_ALIASES.get(class_name, class_name), None
-    )
-    if not (isinstance(candidate, type) and issubclass(candidate, keras.layers.Layer)) or candidate is (
-        keras.layers.InputLayer
-    ):
-        _refuse(f"{where}: Keras 3 has no layer class '{class_name}'. For a custom layer, pass it in custom_objects.")
-    return candidate
 
 
 def _build_layer(entry, custom_objects: dict, depth: int):
@@ -150,19 +29,14 @@ def _build_layer(entry, custom_objects: dict, depth: int):
     class_name = str(entry.get("class_name"))
     if class_name in _MODELS:
         return _build_model(entry, custom_objects, depth + 1)
-    config = entry["config"]
-    where = f"layer '{config.get('name', entry.get('name', '?'))}' ({class_name})"
-    cls = _layer_class(class_name, where, custom_objects)
-    translated = _translate_config(cls, class_name, config)
-    try:
-        return cls.from_config(translated)
-    except Exception as error:  # Keras raises several types for a config it cannot build
-        _refuse(f"{where}: Keras 3 cannot build its translated config ({type(error).__name__}: {error}).")
+    if not isinstance(entry["config"], dict):
+        _refuse(f"the config of a {class_name} layer is not a JSON object: {str(entry)[:120]}")
+    return _layer_from_config(class_name, entry["config"], custom_objects)
 
 
 def _input(config: dict, name: str | None = None):
     shape = config.get("batch_input_shape")
-    if shape is None and config.get("input_shape") is not None:
+    if shape is None and isinstance(config.get("input_shape"), list):
         shape = [None, *config["input_shape"]]
     if shape is None and config.get("input_dim") is not None:
         shape = [None, config["input_dim"]]
@@ -172,7 +46,15 @@ def _input(config: dict, name: str | None = None):
         _refuse(f"input '{config.get('name', '?')}' is sparse or ragged, which spkeras does not translate.")
     dtype = config.get("dtype")
     dtype = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
-    return keras.Input(batch_shape=tuple(shape), dtype=dtype or "float32", name=name)
+    return _keras(f"input '{config.get('name', '?')}'", keras.Input, batch_shape=tuple(shape), dtype=dtype, name=name)
+
+
+def _keras(where: str, function, *args, **kwargs):
+    """``function(*args, **kwargs)``, a Keras call building the graph; what Keras refuses is refused as ``where``."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as error:  # Keras raises several types for shapes or arguments it cannot use
+        _refuse(f"{where}: Keras 3 cannot build it ({type(error).__name__}: {' '.join(str(error).split())[:300]}).")
 
 
 def _build_sequential(entry: dict, custom_objects: dict, depth: int):
@@ -186,10 +68,11 @@ def _build_sequential(entry: dict, custom_objects: dict, depth: int):
         inputs, layers = _input(first, first.get("name")), layers[1:]
     else:
         inputs = _input(first)  # the first layer's batch_input_shape: an explicit Input, not an input_shape
-    model = keras.Sequential(name=name)
+    model = _keras(f"Sequential model '{name}'", keras.Sequential, name=name if isinstance(name, str) else None)
     model.add(inputs)
     for layer in layers:
-        model.add(_build_layer(layer, custom_objects, depth))
+        built = _build_layer(layer, custom_objects, depth)
+        _keras(f"layer '{built.name}' ({layer.get('class_name')}) of '{model.name}'", model.add, built)
     return model
 
 
@@ -203,6 +86,8 @@ def _node_inputs(node, outputs: dict, where: str):
             _refuse(f"{where} has an inbound node in a format spkeras does not translate: {str(reference)[:120]}")
         if len(reference) > 3 and reference[3] not in ({}, None) and set(reference[3]) != {"training"}:
             _refuse(f"{where} is called with arguments spkeras does not translate: {reference[3]!r}.")
+        if not isinstance(reference[0], str) or not isinstance(reference[1], int):
+            _refuse(f"{where} names its input as {reference[:2]!r}, not as [layer name, node index].")
         produced = outputs.get((reference[0], reference[1]))
         if produced is None:
             return None
@@ -222,10 +107,13 @@ def _build_functional(entry: dict, custom_objects: dict, depth: int):
     while pending:
         progress = False
         for layer in list(pending):
-            layer_name = layer.get("name", (layer.get("config") or {}).get("name"))
+            config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+            layer_name = layer.get("name", config.get("name"))
             where = f"layer '{layer_name}' ({layer.get('class_name')})"
+            if not isinstance(layer_name, str):
+                _refuse(f"{where} has no name in the model config.")
             if layer.get("class_name") == "InputLayer":
-                outputs[(layer_name, 0)] = [_input(layer.get("config") or {}, layer_name)]
+                outputs[(layer_name, 0)] = [_input(config, layer_name)]
                 pending.remove(layer)
                 progress = True
                 continue
@@ -239,7 +127,7 @@ def _build_functional(entry: dict, custom_objects: dict, depth: int):
                 tensors = _node_inputs(nodes[index], outputs, where)
                 if tensors is None:
                     break
-                result = built[layer_name](tensors)
+                result = _keras(where, built[layer_name], tensors)
                 node = index + (layer.get("class_name") in _MODELS)  # Keras 2 counted a nested model's own node 0
                 outputs[(layer_name, node)] = list(result) if isinstance(result, (list, tuple)) else [result]
                 done[layer_name] = index + 1
@@ -252,18 +140,19 @@ def _build_functional(entry: dict, custom_objects: dict, depth: int):
 
     def ends(key: str):
         references = inner.get(key)
-        references = [references] if references and isinstance(references[0], str) else references
-        if not isinstance(references, list) or not references:
+        if isinstance(references, list) and references and isinstance(references[0], str):
+            references = [references]  # a single [layer, node, tensor]
+        if not isinstance(references, list) or not references or not all(isinstance(r, list) for r in references):
             _refuse(f"model '{name}' has no {key} in its config.")
         return _node_inputs([[*reference[:3], {}] for reference in references], outputs, f"model '{name}'")
 
-    return keras.Model(ends("input_layers"), ends("output_layers"), name=name)
+    return _keras(f"model '{name}'", keras.Model, ends("input_layers"), ends("output_layers"), name=name)
 
 
 def _build_model(entry: dict, custom_objects: dict, depth: int):
     if depth > _MAX_DEPTH:
         _refuse(f"models are nested more than {_MAX_DEPTH} deep.")
-    if entry.get("class_name") == "Sequential":
+    if entry.get("class_name") == "Sequential" and isinstance(entry.get("config"), (dict, list)):
         return _build_sequential(entry, custom_objects, depth)
     if not isinstance(entry.get("config"), dict):
         _refuse(f"model '{entry.get('name')}' has no config object.")
@@ -292,8 +181,11 @@ def translate_model_config(model_config: dict, custom_objects: dict | None = Non
         >>> model.inputs[0].shape, model.get_layer("dense_1").units
         ((None, 3), 2)
     """
-    if not isinstance(model_config, dict) or model_config.get("class_name") not in _MODELS:
+    if not isinstance(model_config, dict) or str(model_config.get("class_name")) not in _MODELS:
         _refuse(f"the model config is not a Sequential or functional model: {str(model_config)[:120]}")
-    model = _build_model(model_config, dict(custom_objects or {}), 0)
+    try:
+        model = _build_model(model_config, dict(custom_objects or {}), 0)
+    except (TypeError, KeyError, AttributeError, IndexError) as error:  # a config edited into another shape
+        raise ValueError(f"the model config is malformed ({type(error).__name__}: {error}).") from error
     logger.info("Translated the Keras 2 config of model '%s' (%d layers).", model.name, len(model.layers))
     return model

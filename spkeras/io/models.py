@@ -107,7 +107,7 @@ def _translated_or_raise(path, error: Exception, argument: str, custom_objects: 
         try:
             model = legacy.translate_model_config(read_model_config(path), custom_objects)
             legacy_weights.load_legacy_weights(model, path)
-        except ValueError as refusal:
+        except (ValueError, OSError, KeyError, TypeError) as refusal:  # h5py's errors for a damaged group too
             translation = (
                 f"spkeras cannot translate this Keras {version or '(unknown version)'} file either: {refusal} "
                 "(docs/loading.md lists what is translated)"

@@ -2,8 +2,10 @@
 bit-identical to the same weights in Keras 3; what cannot be translated is refused by layer, never run."""
 
 import base64
+import copy
 import json
 import marshal
+import random
 import warnings
 
 import h5py
@@ -261,3 +263,36 @@ def test_a_shared_layer_two_inputs_and_two_outputs_are_rebuilt(tmp_path):
     first, second = model.predict([a, b], verbose=0)
     assert np.array_equal(first, b @ kernel) and np.array_equal(second, a @ kernel)
     assert [tuple(tensor.shape) for tensor in model.inputs] == [(None, 3), (None, 3)]
+
+
+def test_edited_configs_are_refused_with_a_value_error_never_another_exception():
+    """120 seeded edits of every era's config (values swapped for junk, keys removed): a model or a ValueError."""
+    rng = random.Random(0)
+    junk = [None, 0, -1, 10**12, "x", [], {}, [None], {"a": 1}, 3.5, True, [[1]], ["a", 0, 0]]
+
+    def edit(value):
+        if isinstance(value, (dict, list)) and value:
+            key = rng.choice(list(value)) if isinstance(value, dict) else rng.randrange(len(value))
+            if rng.random() < 0.3:
+                value[key] = rng.choice(junk)
+            elif isinstance(value, dict) and rng.random() < 0.1:
+                del value[key]
+            else:
+                edit(value[key])
+
+    configs = [
+        getattr(legacy_corpus, kind)(era)[0] for era in legacy_corpus.ERAS for kind in ("sequential", "functional")
+    ]
+    outcomes = {"built": 0, "refused": 0}
+    for _ in range(120):
+        config = copy.deepcopy(rng.choice(configs))
+        for _ in range(rng.randint(1, 3)):
+            edit(config)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an unknown initializer is warned about, not refused
+            try:
+                translate_model_config(config)
+                outcomes["built"] += 1
+            except ValueError:
+                outcomes["refused"] += 1
+    assert outcomes["refused"] > 0 and outcomes["built"] > 0, outcomes
