@@ -2,6 +2,8 @@
 a missing file is a FileNotFoundError; a file with a model config never gets the "weights only" hint."""
 
 import json
+import subprocess
+import sys
 
 import h5py
 import keras
@@ -64,3 +66,27 @@ def test_a_model_config_keras_cannot_rebuild_never_gets_the_weights_only_hint(tm
         spkeras.load_model(path)
     message = str(caught.value)
     assert "weights only" not in message and "list_layers" in message and str(path) in message
+
+
+def test_import_spkeras_io_and_listing_layers_import_neither_keras_nor_tensorflow():
+    code = (
+        "import sys, spkeras.io\n"
+        "entries = spkeras.io.list_layers(spkeras.demo.DEMO_MODEL_PATH)\n"
+        "print(len(entries) > 2, 'keras' in sys.modules, 'tensorflow' in sys.modules)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.split() == ["True", "False", "False"]
+
+
+def test_the_command_line_wording_of_a_custom_layer(tmp_path):
+    path = tmp_path / "custom.h5"
+    keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="mine")]).save(path)
+    with h5py.File(path, "r+") as handle:
+        config = json.loads(handle.attrs["model_config"])
+        config["config"]["layers"][-1]["class_name"] = "MyCustomLayer"
+        handle.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(ValueError) as caught:
+        spkeras.load_model(path, argument="MODEL", command_line=True)
+    message = str(caught.value)
+    assert "command line cannot load" in message and f"MODEL='{path}'" in message
