@@ -102,11 +102,12 @@ def _translated_or_raise(path, error: Exception, argument: str, custom_objects: 
     code = "arbitrary code execution" in text  # Keras refused a Lambda in safe mode: keep its reason and opt-in
     translation = ""
     if not version.startswith("3") and not custom and not code:  # a Keras 1/2-era .h5: translate its config
-        from spkeras.io import legacy, legacy_weights
+        from spkeras.io.legacy import translate_model_config  # imports Keras: only when a file needs it
+        from spkeras.io.legacy_weights import load_legacy_weights
 
         try:
-            model = legacy.translate_model_config(read_model_config(path), custom_objects)
-            legacy_weights.load_legacy_weights(model, path)
+            model = translate_model_config(read_model_config(path), custom_objects)
+            load_legacy_weights(model, path)
         except (ValueError, OSError, KeyError, TypeError) as refusal:  # h5py's errors for a damaged group too
             translation = (
                 f"spkeras cannot translate this Keras {version or '(unknown version)'} file either: {refusal} "
