@@ -8,8 +8,9 @@ correctly, whether spkeras loads it, whether the loaded ANN's outputs are bit-id
 its accuracy, and the accuracy of ``spkeras.convert(..., timesteps=64)`` evaluated at T = 16 and 64.
 
 Further ``.h5`` files (e.g. real ones from public repositories) can be passed as arguments: they are loaded with
-Keras 3 alone and with spkeras and evaluated on MNIST test images scaled to [0, 1] (their own preprocessing is not
-known here). Run: ``python -m benchmarks.real_models [FILE.h5 ...]``; writes benchmarks/results/real_models.json.
+Keras 3 alone and with spkeras and evaluated on MNIST (or, for 32x32x3 inputs, the CIFAR-10 subset) test images
+scaled to [0, 1] (their own preprocessing is not known here).
+Run: ``python -m benchmarks.real_models [FILE.h5 ...]``; writes benchmarks/results/real_models.json.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import keras
 import numpy as np
 
 import spkeras
-from benchmarks.common import RESULTS, load_mnist, machine, write_json
+from benchmarks.common import RESULTS, load_cifar, load_mnist, machine, write_json
 from tests.io import legacy_corpus
 
 TRAIN, TEST, CALIBRATION = 600, 500, 200
@@ -83,8 +84,8 @@ def corpus_rows(data, folder: pathlib.Path) -> list[dict]:
     return rows
 
 
-def file_rows(paths: list[str], data) -> list[dict]:
-    rows = []
+def file_rows(paths: list[str], mnist) -> list[dict]:
+    rows, cifar = [], None
     for name in paths:
         row = {"era": "file", "model": pathlib.Path(name).name, "keras3_alone": _keras_alone(name, None)}
         try:
@@ -93,6 +94,10 @@ def file_rows(paths: list[str], data) -> list[dict]:
             rows.append(row | {"loads": False, "error": str(error)[:300]})
             continue
         shape = (-1, *model.inputs[0].shape[1:])
+        if tuple(shape[1:]) == (32, 32, 3):
+            cifar = cifar or load_cifar()
+        data = cifar if tuple(shape[1:]) == (32, 32, 3) else mnist
+        row["data"] = "cifar10_subset" if data is cifar else "mnist"
         x, y = data["x_test"][:TEST].reshape(shape), data["y_test"][:TEST]
         row |= {"loads": True, "layers": len(model.layers), "ann": _accuracy(model, x, y)}
         try:
