@@ -296,3 +296,38 @@ def test_edited_configs_are_refused_with_a_value_error_never_another_exception()
             except ValueError:
                 outcomes["refused"] += 1
     assert outcomes["refused"] > 0 and outcomes["built"] > 0, outcomes
+
+
+def test_a_channels_first_model_computes_what_keras_2_computed():
+    """data_format='channels_first' is kept; Flatten then orders values as Keras 2 did (channels last)."""
+    layers = [
+        {
+            "class_name": "Conv2D",
+            "config": {
+                "name": "c",
+                "filters": 2,
+                "kernel_size": [3, 3],
+                "activation": "relu",
+                "data_format": "channels_first",
+                "batch_input_shape": [None, 1, 6, 6],
+            },
+        },
+        {"class_name": "MaxPooling2D", "config": {"name": "p", "pool_size": [2, 2], "data_format": "channels_first"}},
+        {"class_name": "Flatten", "config": {"name": "f", "data_format": "channels_first"}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 3}},
+    ]
+    model = translate_model_config({"class_name": "Sequential", "config": layers})
+    reference = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(2, 3, activation="relu", name="c"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, name="d"),
+        ]
+    )
+    for name in ("c", "d"):
+        reference.get_layer(name).set_weights(model.get_layer(name).get_weights())
+    x = X[:2, :6, :6, :]  # (2, 6, 6, 1)
+    expected = reference.predict(x, verbose=0)
+    assert np.allclose(model.predict(x.transpose(0, 3, 1, 2), verbose=0), expected, atol=1e-6)
