@@ -17,7 +17,7 @@ def load(path, argument: str, unsafe: bool = False):
         >>> load(spkeras.demo.DEMO_MODEL_PATH, "MODEL").name
         'demo_mnist_cnn'
     """
-    from spkeras.io import _load_model
+    from spkeras.io import load_model
 
     if not unsafe:
         check_model_file(path, argument)
@@ -29,7 +29,7 @@ def load(path, argument: str, unsafe: bool = False):
                 "loading, so it is not loaded (safe mode). If you trust the file, add --unsafe; a Lambda layer "
                 f"cannot be converted, 'spkeras info' lists the layers that can. Received: {argument}='{path}'."
             )
-    return _load_model(path, argument=argument, safe_mode=not unsafe, custom_objects=None, command_line=True)
+    return load_model(path, safe_mode=not unsafe, argument=argument, command_line=True)
 
 
 def is_spiking(model) -> bool:

@@ -6,10 +6,6 @@ loading, so such a file is described from its config instead (unless ``--unsafe`
 
 from __future__ import annotations
 
-import json
-import pathlib
-import zipfile
-
 CODE_LAYERS = ("Lambda",)  # layer types whose config carries Python code (bytecode or a function reference)
 _MODELS = ("Sequential", "Functional", "Model")
 
@@ -26,15 +22,9 @@ def stored_config(path) -> dict:
         >>> stored_config(path)["class_name"]
         'Sequential'
     """
-    path = pathlib.Path(path)
-    if path.suffix.lower() == ".keras":
-        with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read("config.json").decode("utf-8"))
-    import h5py
+    from spkeras.io import read_model_config  # checks the size of the config before reading it
 
-    with h5py.File(path, "r") as handle:
-        text = handle.attrs["model_config"]
-    return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
+    return read_model_config(path)
 
 
 def stored_layers(config: dict) -> list[tuple[str, str]]:

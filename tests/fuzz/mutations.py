@@ -262,7 +262,7 @@ def mutate_hdf5(path, op: dict) -> str:
     """
     import h5py
 
-    from spkeras.io import _global_heap_damage
+    from spkeras.io.hdf5 import _global_heap_damage
 
     damage = _global_heap_damage(pathlib.Path(path))
     if damage:  # an earlier byte op broke the global heap: HDF5 would hang reading any attribute (spkeras refuses)

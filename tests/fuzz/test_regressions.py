@@ -106,7 +106,7 @@ def _collection(*objects: tuple[int, int], size: int = 4096) -> bytes:
 
 
 def test_global_heap_walk_matches_hdf5():
-    from spkeras.io import _heap_collection_damage
+    from spkeras.io.hdf5 import _heap_collection_damage
 
     assert _heap_collection_damage(_collection((1, 6), (2, 10), (0, 4096 - 16 - 24 - 32)), 0, 8) is None
     assert "empty free-space record" in _heap_collection_damage(_collection((1, 6), (0, 0)), 0, 8)
