@@ -94,3 +94,29 @@ class UnsupportedLayerError(ValueError):
         problems = [problem for error in errors for problem in error.problems]
         fixes = [fix for error in errors for fix in error.fixes]
         return cls(None, problems=problems, fixes=fixes, model_name=model_name)
+
+
+class ModelFileNotFoundError(FileNotFoundError, ValueError):
+    """Raised when a model file does not exist: ``except FileNotFoundError`` and ``except ValueError`` both catch it.
+
+    Examples:
+        >>> import spkeras
+        >>> try:
+        ...     spkeras.load_model("missing.h5")
+        ... except FileNotFoundError as error:
+        ...     print(str(error).split(".")[0])
+        Model file not found
+    """
+
+
+class UsageError(ValueError):
+    """A problem with the command line or its files, found before any work starts (one line, exit status 2).
+
+    Examples:
+        >>> from spkeras.cli.support import check_output
+        >>> try:
+        ...     check_output("snn.h5", "-o/--output", (".keras",))
+        ... except UsageError as error:
+        ...     print(error)
+        -o/--output must end in .keras. Received: -o/--output='snn.h5'.
+    """

@@ -14,7 +14,6 @@ from spkeras.cli.loading import default_method, has_qcfs, is_spiking, load
 from spkeras.cli.output import dip_note, json_report, measure_ann_accuracy, print_tables, write_json, write_plot
 from spkeras.cli.startup import results_stay_on_stdout, start_tensorflow
 from spkeras.cli.support import (
-    UsageError,
     check_calibration,
     check_data_file,
     check_matplotlib,
@@ -23,6 +22,7 @@ from spkeras.cli.support import (
     check_output,
     parse_options,
 )
+from spkeras.errors import UsageError
 
 
 def _conversion_method(arguments, model) -> str:
@@ -46,7 +46,7 @@ def convert(arguments) -> int:
         >>> convert(build_parser().parse_args(['convert', 'cnn.h5', '-o', 'snn.h5']))
         Traceback (most recent call last):
         ...
-        spkeras.cli.support.UsageError: -o/--output must end in .keras. Received: -o/--output='snn.h5'.
+        spkeras.errors.UsageError: -o/--output must end in .keras. Received: -o/--output='snn.h5'.
     """
     output_path = check_output(arguments.output, "-o/--output", (".keras",), arguments.overwrite)
     check_model_file(arguments.model, "MODEL")
@@ -120,7 +120,7 @@ def finetune(arguments) -> int:
         >>> finetune(build_parser().parse_args(['finetune', 'cnn.h5', '--data', 'train.npz', '-o', 'tuned.h5']))
         Traceback (most recent call last):
         ...
-        spkeras.cli.support.UsageError: -o/--output must end in .keras. Received: -o/--output='tuned.h5'.
+        spkeras.errors.UsageError: -o/--output must end in .keras. Received: -o/--output='tuned.h5'.
     """
     output_path = check_output(arguments.output, "-o/--output", (".keras",), arguments.overwrite)
     check_model_file(arguments.model, "MODEL")
@@ -160,7 +160,7 @@ def evaluate(arguments) -> int:
         >>> evaluate(build_parser().parse_args(['evaluate', 'snn.keras', '--data', 'test.npz', '--json', 'result.txt']))
         Traceback (most recent call last):
         ...
-        spkeras.cli.support.UsageError: --json must end in .json. Received: --json='result.txt'.
+        spkeras.errors.UsageError: --json must end in .json. Received: --json='result.txt'.
     """
     overwrite = arguments.overwrite
     json_path = check_output(arguments.json, "--json", (".json",), overwrite) if arguments.json else None
@@ -222,7 +222,7 @@ def export_nir(arguments) -> int:
         >>> export_nir(build_parser().parse_args(['export-nir', 'snn.keras', '-o', 'model.json']))
         Traceback (most recent call last):
         ...
-        spkeras.cli.support.UsageError: -o/--output must end in .nir. Received: -o/--output='model.json'.
+        spkeras.errors.UsageError: -o/--output must end in .nir. Received: -o/--output='model.json'.
     """
     output_path = check_output(arguments.output, "-o/--output", (".nir",), arguments.overwrite)
     check_model_file(arguments.model, "MODEL")
@@ -255,7 +255,7 @@ def demo(arguments) -> int:
         >>> demo(build_parser().parse_args(["demo", "--calibrate", "None"]))
         Traceback (most recent call last):
         ...
-        spkeras.cli.support.UsageError: Unknown --calibrate name. Received: --calibrate None. Use one of: none, ...
+        spkeras.errors.UsageError: Unknown --calibrate name. Received: --calibrate None. Use one of: none, ...
     """
     start_tensorflow()
     if arguments.method is not None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from spkeras.cli.support import UsageError, check_data_file
+from spkeras.cli.support import check_data_file
+from spkeras.errors import UsageError
 
 
 def load_arrays(path, option: str):
@@ -76,7 +77,7 @@ def model_inputs(path, option: str, model, limit: int | None = None):
         >>> model_inputs(path, "--calibration", model)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        spkeras.cli.support.UsageError: --calibration '...calibration.npz': `x` has sample shape (3,) but the model ...
+        spkeras.errors.UsageError: --calibration '...calibration.npz': `x` has sample shape (3,) but the model ...
     """
     from spkeras import validation
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from spkeras.cli.stored import code_layers, stored_config
-from spkeras.cli.support import UsageError, check_model_file
+from spkeras.cli.support import check_model_file
+from spkeras.errors import UsageError
 
 
 def load(path, argument: str, unsafe: bool = False):

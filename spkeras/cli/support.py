@@ -10,9 +10,7 @@ import json
 import os
 import pathlib
 
-
-class UsageError(ValueError):
-    """A problem with the command line or its files, found before any work starts (one line, exit status 2)."""
+from spkeras.errors import UsageError
 
 
 def calibration_names() -> tuple[str, ...]:
@@ -39,7 +37,7 @@ def check_calibration(name: str) -> str | None:
         >>> check_calibration("None")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        spkeras.cli.support.UsageError: Unknown --calibrate name. Received: --calibrate None. Use one of: none, ...
+        spkeras.errors.UsageError: Unknown --calibrate name. Received: --calibrate None. Use one of: none, ...
     """
     names = calibration_names()
     if name not in names:
@@ -71,7 +69,7 @@ def check_output(path, option: str, suffixes: tuple[str, ...], overwrite: bool =
         >>> check_output("snn.h5", "-o/--output", (".keras",))
         Traceback (most recent call last):
         ...
-        spkeras.cli.support.UsageError: -o/--output must end in .keras. Received: -o/--output='snn.h5'.
+        spkeras.errors.UsageError: -o/--output must end in .keras. Received: -o/--output='snn.h5'.
     """
     path = pathlib.Path(path)
     if path.suffix.lower() not in suffixes:
@@ -99,7 +97,7 @@ def check_data_file(path, option: str) -> pathlib.Path:
         >>> check_data_file("missing.npz", "--data")
         Traceback (most recent call last):
         ...
-        spkeras.cli.support.UsageError: Data file not found. Received: --data='missing.npz'.
+        spkeras.errors.UsageError: Data file not found. Received: --data='missing.npz'.
     """
     path = pathlib.Path(path)
     if not path.is_file():
@@ -153,7 +151,7 @@ def check_positive(arguments) -> None:
         >>> check_positive(argparse.Namespace(timesteps=0))
         Traceback (most recent call last):
         ...
-        spkeras.cli.support.UsageError: -T/--timesteps must be a positive integer. Received: -T/--timesteps=0.
+        spkeras.errors.UsageError: -T/--timesteps must be a positive integer. Received: -T/--timesteps=0.
     """
     for name, option in POSITIVE_OPTIONS.items():
         value = getattr(arguments, name, None)

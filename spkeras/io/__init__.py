@@ -19,14 +19,13 @@ Examples:
 import importlib
 
 from spkeras.io.atomic import atomic_output, current_umask, refuse_existing, write_text
-from spkeras.io.check import MODEL_SUFFIXES, ModelFileNotFoundError, check_model_file
+from spkeras.io.check import MODEL_SUFFIXES, check_model_file
 from spkeras.io.config import LayerEntry, list_layers, read_model_config
 from spkeras.io.models import load_model, save_model
 
 __all__ = [
     "MODEL_SUFFIXES",
     "LayerEntry",
-    "ModelFileNotFoundError",
     "atomic_output",
     "check_model_file",
     "current_umask",

@@ -12,25 +12,13 @@ import pathlib
 import zipfile
 import zlib
 
+from spkeras.errors import ModelFileNotFoundError
 from spkeras.io.declared import _check_declared_sizes
 from spkeras.io.hdf5 import _DAMAGED_FIX, _HDF5_SIGNATURE, _check_hdf5_model
 
 MODEL_SUFFIXES = (".h5", ".hdf5", ".keras")
 _ZIP_SIGNATURE = b"PK\x03\x04"
 _VERIFIED: dict[tuple, None] = {}  # (path, size, mtime) of files that passed the checks (the CLI checks twice)
-
-
-class ModelFileNotFoundError(FileNotFoundError, ValueError):
-    """Raised when a model file does not exist: ``except FileNotFoundError`` and ``except ValueError`` both catch it.
-
-    Examples:
-        >>> import spkeras
-        >>> try:
-        ...     spkeras.load_model("missing.h5")
-        ... except FileNotFoundError as error:
-        ...     print(str(error).split(".")[0])
-        Model file not found
-    """
 
 
 def _describe(path: pathlib.Path, argument: str) -> str:

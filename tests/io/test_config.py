@@ -10,7 +10,8 @@ import keras
 import pytest
 
 import spkeras
-from spkeras.io import LayerEntry, ModelFileNotFoundError, list_layers, read_model_config
+from spkeras.errors import ModelFileNotFoundError
+from spkeras.io import LayerEntry, list_layers, read_model_config
 
 
 def _lambda_model(marker):
