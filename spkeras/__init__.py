@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to (also read by static t
     from spkeras.qcfs import finetune, prepare_for_conversion
     from spkeras.simulate import SimulationResult, evaluate
 
-__version__ = "0.1.0"
+from spkeras.version import __version__
 
 # Public name -> (module, attribute); imported on first access.
 _LAZY_ATTRIBUTES = {

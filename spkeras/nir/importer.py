@@ -20,22 +20,8 @@ import keras
 import numpy as np
 
 from spkeras.nir import layout
-from spkeras.nir.common import NIRConversionError, require_nir
-
-
-class _Refused(Exception):
-    def __init__(self, reason):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _kind(node) -> str:
-    return type(node).__name__
-
-
-def _text(value):
-    value = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
-    return value.decode("utf-8") if isinstance(value, bytes) else value
+from spkeras.nir.common import NIRConversionError, Refused, kind, require_nir
+from spkeras.nir.import_layers import IMPORTERS
 
 
 class Importer:
@@ -56,14 +42,14 @@ class Importer:
         """``threshold name -> (integrator, threshold, reset)`` for every ``I → Threshold → Scale → I`` loop."""
         loops = {}
         for name, node in self.graph.nodes.items():
-            if _kind(node) != "I":
+            if kind(node) != "I":
                 continue
             for reset in self.incoming[name]:
-                if _kind(self.graph.nodes[reset]) != "Scale" or len(self.incoming[reset]) != 1:
+                if kind(self.graph.nodes[reset]) != "Scale" or len(self.incoming[reset]) != 1:
                     continue
                 threshold = self.incoming[reset][0]
                 closed = self.readers[name] == [threshold] and self.readers[reset] == [name]
-                if _kind(self.graph.nodes[threshold]) == "Threshold" and self.incoming[threshold] == [name] and closed:
+                if kind(self.graph.nodes[threshold]) == "Threshold" and self.incoming[threshold] == [name] and closed:
                     loops[threshold] = (name, threshold, reset)
         return loops
 
@@ -96,7 +82,7 @@ class Importer:
                 [
                     (
                         left[0],
-                        _kind(self.graph.nodes[left[0]]),
+                        kind(self.graph.nodes[left[0]]),
                         "it is part of a cycle other than "
                         "the soft-reset loop I → Threshold → Scale → I; spkeras networks are "
                         "feed-forward.",
@@ -111,13 +97,13 @@ class Importer:
         problems, model_input, outputs = [], None, []
         in_loop = {part for loop in self.loops.values() for part in (loop[0], loop[2])}
         for name in self.order():
-            node, kind = self.graph.nodes[name], _kind(self.graph.nodes[name])
+            node, primitive = self.graph.nodes[name], kind(self.graph.nodes[name])
             if name in in_loop or name in self.tensors:  # loop parts; a spike-value Scale taken by its neuron
                 continue
             try:
-                if kind == "Input":
+                if primitive == "Input":
                     if model_input is not None:
-                        raise _Refused("the graph has several inputs; spkeras models have one.")
+                        raise Refused("the graph has several inputs; spkeras models have one.")
                     shape = layout.to_keras_shape(np.asarray(node.input_type["input"]).reshape(-1))
                     model_input = keras.Input(shape=shape, name=self.unique(name))
                     self.tensors[name] = (model_input, shape, None)
@@ -131,12 +117,15 @@ class Importer:
                     self.tensors[name] = None
                     continue
                 value = self.join(name, sources)
-                if kind == "Output":
+                if primitive == "Output":
                     outputs.append(value)
                     continue
-                self.tensors[name] = _convert(self, name, node, kind, value)
-            except _Refused as refusal:
-                problems.append((name, kind, refusal.reason))
+                handler = IMPORTERS.get(primitive)
+                if handler is None:
+                    raise Refused("spkeras has no equivalent of this NIR primitive.")
+                self.tensors[name] = handler(self, name, node, value)
+            except Refused as refusal:
+                problems.append((name, primitive, refusal.reason))
                 self.tensors[name] = None
         if not problems and len(outputs) != 1:
             problems.append(("output", "Output", f"spkeras models have one output; the graph has {len(outputs)}."))
@@ -147,23 +136,14 @@ class Importer:
     def join(self, name, sources):
         """The sum of the values on a node's incoming edges (a keras ``Add`` when there are several)."""
         if not sources:
-            raise _Refused("it has no input.")
+            raise Refused("it has no input.")
         if len(sources) == 1:
             return sources[0]
         perms = [perm for _, _, perm in sources]
         if any((p is None) != (perms[0] is None) or (p is not None and not np.array_equal(p, perms[0])) for p in perms):
-            raise _Refused("its inputs list their values in different orders.")
+            raise Refused("its inputs list their values in different orders.")
         tensor = keras.layers.Add(name=self.unique(f"{name}_add"))([t for t, _, _ in sources])
         return tensor, sources[0][1], perms[0]
-
-
-def _convert(importer, name, node, kind, value):
-    from spkeras.nir import import_layers
-
-    handler = getattr(import_layers, f"convert_{kind.lower()}", None)
-    if handler is None:
-        raise _Refused("spkeras has no equivalent of this NIR primitive.")
-    return handler(importer, name, node, value)
 
 
 def import_nir(graph_or_path) -> keras.Model:
