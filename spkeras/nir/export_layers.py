@@ -16,12 +16,8 @@ import numpy as np
 from spkeras.layers import ChannelAffine, IntegrateAndFire, SpikingMaxPooling1D, SpikingMaxPooling2D
 from spkeras.nir import layout
 from spkeras.nir.common import Refused, Tensor
+from spkeras.nir.max_pooling import export_max_pooling, refuse_max_pooling_1d
 from spkeras.nir.neurons import export_neuron, refuse_neuron_class
-
-MAX_POOLING_FIX = (
-    "Convert with average pooling to export it: spkeras convert ... --max-pooling average (Python: "
-    "spkeras.convert(..., max_pooling='average')), or train with AveragePooling2D."
-)
 
 
 def _array(value) -> np.ndarray:
@@ -229,13 +225,6 @@ def _identity(exporter, position, layer, source, inputs):
     return dataclasses.replace(source, bias_target=None)
 
 
-def _spiking_max_pooling(exporter, position, layer, source, inputs):
-    raise Refused(
-        "spiking max pooling (max_pooling='spiking', the default) passes the increase of each window's largest "
-        f"accumulated input, and NIR has no maximum node. {MAX_POOLING_FIX}"
-    )
-
-
 def check_channels_last(layer) -> None:
     """Refuses a layer that is not channels-last (the exporter's layouts assume Keras's default)."""
     if getattr(layer, "data_format", "channels_last") != "channels_last":
@@ -266,6 +255,6 @@ EXPORTERS = {
     keras.layers.Identity: _identity,
     ChannelAffine: _channel_affine,
     IntegrateAndFire: export_neuron,
-    SpikingMaxPooling2D: _spiking_max_pooling,
-    SpikingMaxPooling1D: _spiking_max_pooling,
+    SpikingMaxPooling2D: export_max_pooling,
+    SpikingMaxPooling1D: refuse_max_pooling_1d,
 }

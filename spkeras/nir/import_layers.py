@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from spkeras.layers import ChannelAffine, IntegrateAndFire
+from spkeras.layers import ChannelAffine, IntegrateAndFire, SpikingMaxPooling2D
 from spkeras.nir import layout
 from spkeras.nir.common import Refused, kind, text
 
@@ -40,6 +40,11 @@ def convert_conv2d(importer, name, node, value):
         padding, keras_padding = (0, 0), node.padding
     else:
         padding, keras_padding = _pair(node.padding), "valid"
+    pads = ((padding[0],) * 2, (padding[1],) * 2)
+    written = (node.metadata or {}).get("spkeras_padding")  # the exporter's asymmetric padding, if the weight agrees
+    original = None if written is None else layout.asymmetric_padding(weight, padding, dilation, np.asarray(written))
+    if original is not None:
+        weight, pads = original, tuple(tuple(int(p) for p in axis) for axis in np.asarray(written))
     bias = np.asarray(node.bias, dtype="float32")
     square = weight.shape[:2] == (channels, channels) and weight.shape[2:] == (1, 1) and groups == 1
     diagonal = square and np.array_equal(weight[:, :, 0, 0], np.diag(np.diag(weight[:, :, 0, 0])))
@@ -50,8 +55,7 @@ def convert_conv2d(importer, name, node, value):
         layer = ChannelAffine(name=importer.unique(name))
         return _set(layer, tensor, weight.reshape(-1), bias), shape, None
     if any(padding):
-        pad = keras.layers.ZeroPadding2D(((padding[0],) * 2, (padding[1],) * 2), name=importer.unique(f"{name}_pad"))
-        tensor = pad(tensor)
+        tensor = keras.layers.ZeroPadding2D(pads, name=importer.unique(f"{name}_pad"))(tensor)
     if groups == channels > 1 and weight.shape[1] == 1:  # one group per input channel: a depthwise convolution
         multiplier = weight.shape[0] // channels
         kernel = weight.reshape(channels, multiplier, *weight.shape[2:]).transpose(2, 3, 0, 1)
@@ -215,6 +219,10 @@ def convert_if(importer, name, node, value):
 
 
 def convert_threshold(importer, name, node, value):
+    if name in importer.max_pools:  # the gate of a spiking max pooling (spkeras.nir.max_pooling)
+        settings, base = importer.max_pools[name][3], text(node.metadata.get("spkeras_layer")) or name
+        output = SpikingMaxPooling2D(**settings, name=importer.unique(base))(value[0])
+        return output, tuple(int(d) for d in output.shape[1:]), None
     if name not in importer.loops:
         raise Refused("a Threshold is imported only inside the soft-reset loop I → Threshold → Scale(−θ) → I.")
     integrator_name, _, reset_name = importer.loops[name]

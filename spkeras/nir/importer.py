@@ -22,6 +22,7 @@ import numpy as np
 from spkeras.nir import layout
 from spkeras.nir.common import NIRConversionError, Refused, kind, require_nir
 from spkeras.nir.import_layers import IMPORTERS
+from spkeras.nir.max_pooling import find_max_pools
 
 
 class Importer:
@@ -35,6 +36,7 @@ class Importer:
             self.incoming[target].append(source)
             self.readers[source].append(target)
         self.loops = self._soft_reset_loops()
+        self.max_pools = find_max_pools(graph, self.incoming, self.readers)
         self.names: set[str] = set()
         self.tensors: dict[str, tuple] = {}  # NIR name -> (keras tensor, keras shape, perm)
 
@@ -65,6 +67,7 @@ class Importer:
     def order(self) -> list[str]:
         """Nodes in an order where every (non-loop) edge goes forward."""
         skipped = {(reset, integrator) for integrator, _, reset in self.loops.values()}
+        skipped |= {edge for _, _, feedback, _ in self.max_pools.values() for edge in feedback}
         pending = {name: sum((s, name) not in skipped for s in self.incoming[name]) for name in self.graph.nodes}
         ready = sorted(name for name, count in pending.items() if count == 0)
         order = []
@@ -96,6 +99,7 @@ class Importer:
     def run(self) -> keras.Model:
         problems, model_input, outputs = [], None, []
         in_loop = {part for loop in self.loops.values() for part in (loop[0], loop[2])}
+        in_loop |= {part for gate, (_, parts, _, _) in self.max_pools.items() for part in parts - {gate}}
         for name in self.order():
             node, primitive = self.graph.nodes[name], kind(self.graph.nodes[name])
             if name in in_loop or name in self.tensors:  # loop parts; a spike-value Scale taken by its neuron
@@ -112,6 +116,8 @@ class Importer:
                 if name in self.loops:  # the neuron reads what its integrator reads
                     integrator, _, reset = self.loops[name]
                     feeding = [s for s in self.incoming[integrator] if s != reset]
+                if name in self.max_pools:  # the pool reads what its window convolutions read
+                    feeding = [self.max_pools[name][0]]
                 sources = [self.tensors.get(s) for s in feeding]
                 if any(source is None for source in sources):
                     self.tensors[name] = None
