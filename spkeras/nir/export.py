@@ -1,10 +1,11 @@
 """Write a converted spiking network as a NIR graph (:func:`export_nir`).
 
 Every layer maps to NIR primitives that compute the same thing, or the export is refused with the layer and the
-reason; nothing is approximated. The mapping of the neurons (soft reset, initial potential, calibrated biases,
-spike values) is in :mod:`spkeras.nir.neurons`; the layout conversions in :mod:`spkeras.nir.layout`; the full
-table and the simulation conventions (one NIR time unit is one step, the image is fed every step, the readout
-integrates) in ``docs/nir.md``.
+reason; nothing is approximated. Each layer type's function is in the one dispatch table
+:data:`spkeras.nir.export_layers.EXPORTERS`; the neurons (soft reset, initial potential, calibrated biases, spike
+values) are in :mod:`spkeras.nir.neurons`, spiking max pooling in :mod:`spkeras.nir.max_pooling`, the layout
+conversions (and asymmetric padding) in :mod:`spkeras.nir.layout`; the full table and the simulation conventions
+(one NIR time unit is one step, the image is fed every step, the readout integrates) in ``docs/nir.md``.
 """
 
 from __future__ import annotations

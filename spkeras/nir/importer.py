@@ -8,8 +8,10 @@ ones), ``Flatten`` (over the whole sample), ``Scale`` (per channel), ``IF`` with
 (a hard-reset :class:`~spkeras.layers.IntegrateAndFire`), the soft-reset loop ``I → Threshold → Scale(−θ) → I``
 written by the exporter (a soft-reset IntegrateAndFire; its threshold offset becomes the initial potential),
 ``Scale(θ)`` after a neuron (``spike_value="threshold"``), an ``I`` in front of the output (the integrating readout,
-which spkeras's readout already is), and several edges into one node (an ``Add``). Thresholds must be the same for
-a whole layer or per channel. Anything else is refused with the node and the reason.
+which spkeras's readout already is), the spiking max-pooling gate (:mod:`spkeras.nir.max_pooling`; a
+SpikingMaxPooling2D), and several edges into one node (an ``Add``). Thresholds must be the same for a whole layer or
+per channel. Anything else is refused with the node and the reason. Each primitive's function is in the one
+dispatch table :data:`spkeras.nir.import_layers.IMPORTERS`.
 """
 
 from __future__ import annotations
