@@ -226,13 +226,27 @@ def _identity(exporter, position, layer, source, inputs):
 
 
 def check_channels_last(layer) -> None:
-    """Refuses a layer that is not channels-last (the exporter's layouts assume Keras's default)."""
+    """Refuses a layer that is not channels-last (the exporter's layouts assume Keras's default).
+
+    Examples:
+        >>> check_channels_last(keras.layers.Conv2D(2, 3))  # channels-last: nothing happens
+        >>> try:
+        ...     check_channels_last(keras.layers.Conv2D(2, 3, data_format="channels_first"))
+        ... except Refused as refusal:
+        ...     print(refusal.reason)
+        only channels_last layers are exported. Received: data_format='channels_first'.
+    """
     if getattr(layer, "data_format", "channels_last") != "channels_last":
         raise Refused(f"only channels_last layers are exported. Received: data_format={layer.data_format!r}.")
 
 
 def refuse_unmapped(layer, role: str) -> str:
-    """The reason a layer whose type is not in :data:`EXPORTERS` is refused (``role``: its network role)."""
+    """The reason a layer whose type is not in :data:`EXPORTERS` is refused (``role``: its network role).
+
+    Examples:
+        >>> refuse_unmapped(keras.layers.Conv1D(2, 3), "synaptic")
+        "it has no NIR equivalent in spkeras's exporter."
+    """
     if role == "neuron":
         return refuse_neuron_class(layer)
     if role == "temporal":

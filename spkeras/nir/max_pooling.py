@@ -117,6 +117,11 @@ def find_max_pools(graph, incoming, readers) -> dict:
     A gate is taken only when its metadata names the role and the graph's own nodes are exactly what
     :func:`export_max_pooling` writes for those pool settings; ``settings`` are the arguments of the
     :class:`~spkeras.layers.SpikingMaxPooling2D` (``pool_size``, ``strides``, ``padding``).
+
+    Examples:
+        >>> import types
+        >>> find_max_pools(types.SimpleNamespace(nodes={}), {}, {})  # a graph without the motif
+        {}
     """
     found = {}
     for name, node in graph.nodes.items():
