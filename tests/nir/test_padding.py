@@ -84,3 +84,14 @@ def test_padding_the_dilation_cannot_absorb_is_refused():
     model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(IntegrateAndFire()(x))), name="m")
     with pytest.raises(NIRConversionError, match=r"'dilated' \(Conv2D\): its zero padding \(\(1, 2\), \(1, 2\)\)"):
         export_nir(model)
+
+
+def test_padding_metadata_the_weight_does_not_confirm_is_ignored(rng):
+    snn = _strided_snn(rng)
+    graph = export_nir(snn)
+    graph.nodes["down"].metadata["spkeras_padding"] = np.array([[1, 0], [1, 0]])  # zero taps would be at the end
+    back = import_nir(graph)
+    assert back.get_layer("down").get_weights()[0].shape == (4, 4, 2, 4)  # the 4×4 kernel as written, padding 1
+    assert back.get_layer("down_pad").padding == ((1, 1), (1, 1))
+    x = networks.dyadic_images(rng, 3, (8, 6, 2))
+    np.testing.assert_array_equal(networks.spkeras_outputs(snn, x, T), networks.spkeras_outputs(back, x, T))
