@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to (also read by static t
     from spkeras.simulate import SimulationResult, evaluate
     from spkeras.simulate.decode import predict
 
-__version__ = "0.1.0"
+from spkeras.version import __version__
 
 # Public name -> (module, attribute); imported on first access.
 _LAZY_ATTRIBUTES = {

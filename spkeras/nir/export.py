@@ -1,59 +1,28 @@
 """Write a converted spiking network as a NIR graph (:func:`export_nir`).
 
 Every layer maps to NIR primitives that compute the same thing, or the export is refused with the layer and the
-reason; nothing is approximated. The mapping of the neurons (soft reset, initial potential, calibrated biases,
-spike values) is in :mod:`spkeras.nir.neurons`; the layout conversions in :mod:`spkeras.nir.layout`; the full
-table and the simulation conventions (one NIR time unit is one step, the image is fed every step, the readout
-integrates) in ``docs/nir.md``.
+reason; nothing is approximated. Each layer type's function is in the one dispatch table
+:data:`spkeras.nir.export_layers.EXPORTERS`; the neurons (soft reset, initial potential, calibrated biases, spike
+values) are in :mod:`spkeras.nir.neurons`, spiking max pooling in :mod:`spkeras.nir.max_pooling`, the layout
+conversions (and asymmetric padding) in :mod:`spkeras.nir.layout`; the full table and the simulation conventions
+(one NIR time unit is one step, the image is fed every step, the readout integrates) in ``docs/nir.md``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 
 import keras
 import numpy as np
 
-from spkeras import __version__
-from spkeras.nir import layout, neurons
-from spkeras.nir.common import NIRConversionError, require_nir
+from spkeras.io import atomic_output, refuse_existing
+from spkeras.network import spiking_network
+from spkeras.nir import layout
+from spkeras.nir.common import NIRConversionError, Refused, Tensor, require_nir
+from spkeras.nir.export_layers import EXPORTERS, check_channels_last, refuse_unmapped
+from spkeras.version import __version__
 
 READOUTS = ("integrator", "current")
-
-
-class Refused(Exception):
-    """A layer that has no exact NIR form (collected, then raised together as :class:`NIRConversionError`)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclasses.dataclass
-class Tensor:
-    """One Keras tensor while exporting.
-
-    Attributes:
-        sources: NIR nodes whose outputs sum to this tensor (several after an ``Add``: NIR edges into a node add).
-        shape: Per-sample Keras shape.
-        perm: For a vector, the NIR order (``nir[i] = keras[perm[i]]``); ``None``: the same order.
-        padding: ``((top, bottom), (left, right))`` zeros of a ``ZeroPadding2D`` still to be applied (by the
-            next Conv2d, which pads in NIR).
-        parts: After a ``Concatenate``, ``((tensor, channels), ...)`` of its inputs (NIR has no concatenation: the
-            Conv2D or Dense that reads it becomes one node per part).
-        bias_target: The Conv2d/Affine node that alone drives this tensor through ops that keep each channel's
-            offset (its bias can absorb a constant current per channel); ``None`` if there is none.
-        broken: A stand-in for the output of a refused layer (the export fails; later layers are still checked).
-    """
-
-    sources: tuple[str, ...]
-    shape: tuple[int, ...]
-    perm: np.ndarray | None = None
-    padding: tuple | None = None
-    parts: tuple | None = None
-    bias_target: str | None = None
-    broken: bool = False
 
 
 class Exporter:
@@ -119,22 +88,11 @@ class Exporter:
                 raise Refused(f"only image (H, W, C) or vector inputs are exported. Received: input shape {shape}.")
             name = self.add("input", nir.Input(input_type={"input": np.array(layout.to_nir_shape(shape))}), ())
             return Tensor((name,), shape)
-        if node.role == "neuron":
-            return neurons.export_neuron(self, position, layer, inputs[0])
-        if node.role == "temporal":
-            raise Refused(
-                "it carries state across steps (spiking max pooling keeps each neuron's accumulated input), which no "
-                "NIR primitive expresses. Received: a model converted with max_pooling='spiking'. Convert with "
-                "max_pooling='average' (or train with average pooling) to export it."
-            )
-        source = inputs[0] if inputs else None
-        from spkeras.nir.export_layers import HANDLERS, check_channels_last
-
-        handler = HANDLERS.get(type(layer))
+        handler = EXPORTERS.get(type(layer))
         if handler is None:
-            raise Refused("it has no NIR equivalent in spkeras's exporter.")
+            raise Refused(refuse_unmapped(layer, node.role))
         check_channels_last(layer)
-        return handler(self, position, layer, source, inputs)
+        return handler(self, position, layer, inputs[0] if inputs else None, inputs)
 
     def finish(self, output: Tensor):
         nir = self.nir
@@ -184,16 +142,10 @@ def export_nir(snn: keras.Model, path=None, *, readout: str = "integrator", over
     nir = require_nir()
     if readout not in READOUTS:
         raise ValueError(f"`readout` must be one of {READOUTS}. Received: readout={readout!r}.")
-    from spkeras.network import spiking_network
-
     if path is not None:
-        from spkeras.io import refuse_existing
-
         refuse_existing(path, overwrite)
     graph = Exporter(nir, snn, spiking_network(snn), readout).run()
     if path is not None:
-        from spkeras.io import atomic_output
-
         path = pathlib.Path(path)
         with atomic_output(path, overwrite=overwrite) as temporary:
             nir.write(temporary, graph)

@@ -1,5 +1,10 @@
-"""One function per Keras layer type for :mod:`spkeras.nir.export`: ``handler(exporter, position, layer, source,
-inputs)`` adds the layer's NIR nodes and returns the :class:`~spkeras.nir.export.Tensor` of its output."""
+"""The export dispatch table :data:`EXPORTERS`: one function per Keras layer type for :mod:`spkeras.nir.export`.
+
+``handler(exporter, position, layer, source, inputs)`` adds the layer's NIR nodes and returns the
+:class:`~spkeras.nir.common.Tensor` of its output, or raises :class:`~spkeras.nir.common.Refused` with the reason.
+Types are looked up exactly (a subclass may compute something else); a layer whose type is not in the table is
+refused with :func:`refuse_unmapped`'s reason.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ import dataclasses
 import keras
 import numpy as np
 
-from spkeras.layers import ChannelAffine
+from spkeras.layers import ChannelAffine, IntegrateAndFire, SpikingMaxPooling1D, SpikingMaxPooling2D
 from spkeras.nir import layout
-from spkeras.nir.export import Refused, Tensor
+from spkeras.nir.common import Refused, Tensor
+from spkeras.nir.max_pooling import export_max_pooling, refuse_max_pooling_1d
+from spkeras.nir.neurons import export_neuron, refuse_neuron_class
 
 
 def _array(value) -> np.ndarray:
@@ -28,11 +35,6 @@ def _check_linear_activation(layer) -> None:
             f"its activation {getattr(activation, '__name__', activation)!r} is not exported; SNN layers "
             "are linear (spiking layers replace the activations)."
         )
-
-
-def check_channels_last(layer) -> None:
-    if getattr(layer, "data_format", "channels_last") != "channels_last":
-        raise Refused(f"only channels_last layers are exported. Received: data_format={layer.data_format!r}.")
 
 
 def _conv2d(exporter, position, layer, source, inputs):
@@ -53,11 +55,17 @@ def _conv2d(exporter, position, layer, source, inputs):
             layout.same_padding(padded[i], kernel.shape[i], layer.strides[i], layer.dilation_rate[i]) for i in (0, 1)
         ]
         padding = tuple((padding[i][0] + extra[i][0], padding[i][1] + extra[i][1]) for i in (0, 1))
-    if any(before != after for before, after in padding):
-        raise Refused(
-            f"its zero padding {padding} ((top, bottom), (left, right)) is not symmetric; NIR's Conv2d "
-            "pads both sides of an axis equally (padding='same' with an even kernel or a stride > 1)."
-        )
+    metadata = {}
+    if any(before != after for before, after in padding):  # e.g. padding="same" with stride 2 on an even input
+        symmetric = layout.symmetric_padding(kernel, padding, layer.dilation_rate)
+        if symmetric is None:
+            raise Refused(
+                f"its zero padding {padding} ((top, bottom), (left, right)) is not symmetric and the difference "
+                f"is not a multiple of the dilation {tuple(layer.dilation_rate)}; NIR's Conv2d pads both sides equally."
+            )
+        metadata = {"spkeras_padding": np.array(padding, dtype="int64")}  # lets import_nir restore the kernel
+        kernel, pads = symmetric
+        padding = tuple((p, p) for p in pads)
     if source.parts and groups != 1:
         raise Refused("a grouped convolution after a Concatenate is not exported (its groups would be split).")
     size = [  # nir 1.0.8 infers Conv2d shapes from the kernel height alone (wrong for kh != kw): set the true ones
@@ -75,6 +83,7 @@ def _conv2d(exporter, position, layer, source, inputs):
             dilation=tuple(int(d) for d in layer.dilation_rate),
             groups=groups,
             bias=bias if index == 0 else np.zeros_like(bias),
+            metadata=dict(metadata),
         )
         conv.output_type = {"output": np.array([kernel.shape[-1], *size])}
         conv.input_type = {"input": np.array([channels, height, width])}  # also mis-inferred for groups > 1
@@ -216,7 +225,37 @@ def _identity(exporter, position, layer, source, inputs):
     return dataclasses.replace(source, bias_target=None)
 
 
-HANDLERS = {
+def check_channels_last(layer) -> None:
+    """Refuses a layer that is not channels-last (the exporter's layouts assume Keras's default).
+
+    Examples:
+        >>> check_channels_last(keras.layers.Conv2D(2, 3))  # channels-last: nothing happens
+        >>> try:
+        ...     check_channels_last(keras.layers.Conv2D(2, 3, data_format="channels_first"))
+        ... except Refused as refusal:
+        ...     print(refusal.reason)
+        only channels_last layers are exported. Received: data_format='channels_first'.
+    """
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise Refused(f"only channels_last layers are exported. Received: data_format={layer.data_format!r}.")
+
+
+def refuse_unmapped(layer, role: str) -> str:
+    """The reason a layer whose type is not in :data:`EXPORTERS` is refused (``role``: its network role).
+
+    Examples:
+        >>> refuse_unmapped(keras.layers.Conv1D(2, 3), "synaptic")
+        "it has no NIR equivalent in spkeras's exporter."
+    """
+    if role == "neuron":
+        return refuse_neuron_class(layer)
+    if role == "temporal":
+        return "it carries state across steps without spiking, which no NIR primitive of spkeras's exporter expresses."
+    return "it has no NIR equivalent in spkeras's exporter."
+
+
+#: Keras layer type → export function (exact types).
+EXPORTERS = {
     keras.layers.Conv2D: _conv2d,
     keras.layers.DepthwiseConv2D: _conv2d,
     keras.layers.Dense: _dense,
@@ -228,5 +267,8 @@ HANDLERS = {
     keras.layers.Concatenate: _concatenate,
     keras.layers.Dropout: _identity,
     keras.layers.Identity: _identity,
+    ChannelAffine: _channel_affine,
+    IntegrateAndFire: export_neuron,
+    SpikingMaxPooling2D: export_max_pooling,
+    SpikingMaxPooling1D: refuse_max_pooling_1d,
 }
-HANDLERS[ChannelAffine] = _channel_affine

@@ -8,8 +8,10 @@ ones), ``Flatten`` (over the whole sample), ``Scale`` (per channel), ``IF`` with
 (a hard-reset :class:`~spkeras.layers.IntegrateAndFire`), the soft-reset loop ``I → Threshold → Scale(−θ) → I``
 written by the exporter (a soft-reset IntegrateAndFire; its threshold offset becomes the initial potential),
 ``Scale(θ)`` after a neuron (``spike_value="threshold"``), an ``I`` in front of the output (the integrating readout,
-which spkeras's readout already is), and several edges into one node (an ``Add``). Thresholds must be the same for
-a whole layer or per channel. Anything else is refused with the node and the reason.
+which spkeras's readout already is), the spiking max-pooling gate (:mod:`spkeras.nir.max_pooling`; a
+SpikingMaxPooling2D), and several edges into one node (an ``Add``). Thresholds must be the same for a whole layer or
+per channel. Anything else is refused with the node and the reason. Each primitive's function is in the one
+dispatch table :data:`spkeras.nir.import_layers.IMPORTERS`.
 """
 
 from __future__ import annotations
@@ -20,22 +22,9 @@ import keras
 import numpy as np
 
 from spkeras.nir import layout
-from spkeras.nir.common import NIRConversionError, require_nir
-
-
-class _Refused(Exception):
-    def __init__(self, reason):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _kind(node) -> str:
-    return type(node).__name__
-
-
-def _text(value):
-    value = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
-    return value.decode("utf-8") if isinstance(value, bytes) else value
+from spkeras.nir.common import NIRConversionError, Refused, kind, require_nir
+from spkeras.nir.import_layers import IMPORTERS
+from spkeras.nir.max_pooling import find_max_pools
 
 
 class Importer:
@@ -49,6 +38,7 @@ class Importer:
             self.incoming[target].append(source)
             self.readers[source].append(target)
         self.loops = self._soft_reset_loops()
+        self.max_pools = find_max_pools(graph, self.incoming, self.readers)
         self.names: set[str] = set()
         self.tensors: dict[str, tuple] = {}  # NIR name -> (keras tensor, keras shape, perm)
 
@@ -56,14 +46,14 @@ class Importer:
         """``threshold name -> (integrator, threshold, reset)`` for every ``I → Threshold → Scale → I`` loop."""
         loops = {}
         for name, node in self.graph.nodes.items():
-            if _kind(node) != "I":
+            if kind(node) != "I":
                 continue
             for reset in self.incoming[name]:
-                if _kind(self.graph.nodes[reset]) != "Scale" or len(self.incoming[reset]) != 1:
+                if kind(self.graph.nodes[reset]) != "Scale" or len(self.incoming[reset]) != 1:
                     continue
                 threshold = self.incoming[reset][0]
                 closed = self.readers[name] == [threshold] and self.readers[reset] == [name]
-                if _kind(self.graph.nodes[threshold]) == "Threshold" and self.incoming[threshold] == [name] and closed:
+                if kind(self.graph.nodes[threshold]) == "Threshold" and self.incoming[threshold] == [name] and closed:
                     loops[threshold] = (name, threshold, reset)
         return loops
 
@@ -79,6 +69,7 @@ class Importer:
     def order(self) -> list[str]:
         """Nodes in an order where every (non-loop) edge goes forward."""
         skipped = {(reset, integrator) for integrator, _, reset in self.loops.values()}
+        skipped |= {edge for _, _, feedback, _ in self.max_pools.values() for edge in feedback}
         pending = {name: sum((s, name) not in skipped for s in self.incoming[name]) for name in self.graph.nodes}
         ready = sorted(name for name, count in pending.items() if count == 0)
         order = []
@@ -96,7 +87,7 @@ class Importer:
                 [
                     (
                         left[0],
-                        _kind(self.graph.nodes[left[0]]),
+                        kind(self.graph.nodes[left[0]]),
                         "it is part of a cycle other than "
                         "the soft-reset loop I → Threshold → Scale → I; spkeras networks are "
                         "feed-forward.",
@@ -110,14 +101,15 @@ class Importer:
     def run(self) -> keras.Model:
         problems, model_input, outputs = [], None, []
         in_loop = {part for loop in self.loops.values() for part in (loop[0], loop[2])}
+        in_loop |= {part for gate, (_, parts, _, _) in self.max_pools.items() for part in parts - {gate}}
         for name in self.order():
-            node, kind = self.graph.nodes[name], _kind(self.graph.nodes[name])
+            node, primitive = self.graph.nodes[name], kind(self.graph.nodes[name])
             if name in in_loop or name in self.tensors:  # loop parts; a spike-value Scale taken by its neuron
                 continue
             try:
-                if kind == "Input":
+                if primitive == "Input":
                     if model_input is not None:
-                        raise _Refused("the graph has several inputs; spkeras models have one.")
+                        raise Refused("the graph has several inputs; spkeras models have one.")
                     shape = layout.to_keras_shape(np.asarray(node.input_type["input"]).reshape(-1))
                     model_input = keras.Input(shape=shape, name=self.unique(name))
                     self.tensors[name] = (model_input, shape, None)
@@ -126,17 +118,22 @@ class Importer:
                 if name in self.loops:  # the neuron reads what its integrator reads
                     integrator, _, reset = self.loops[name]
                     feeding = [s for s in self.incoming[integrator] if s != reset]
+                if name in self.max_pools:  # the pool reads what its window convolutions read
+                    feeding = [self.max_pools[name][0]]
                 sources = [self.tensors.get(s) for s in feeding]
                 if any(source is None for source in sources):
                     self.tensors[name] = None
                     continue
                 value = self.join(name, sources)
-                if kind == "Output":
+                if primitive == "Output":
                     outputs.append(value)
                     continue
-                self.tensors[name] = _convert(self, name, node, kind, value)
-            except _Refused as refusal:
-                problems.append((name, kind, refusal.reason))
+                handler = IMPORTERS.get(primitive)
+                if handler is None:
+                    raise Refused("spkeras has no equivalent of this NIR primitive.")
+                self.tensors[name] = handler(self, name, node, value)
+            except Refused as refusal:
+                problems.append((name, primitive, refusal.reason))
                 self.tensors[name] = None
         if not problems and len(outputs) != 1:
             problems.append(("output", "Output", f"spkeras models have one output; the graph has {len(outputs)}."))
@@ -147,23 +144,14 @@ class Importer:
     def join(self, name, sources):
         """The sum of the values on a node's incoming edges (a keras ``Add`` when there are several)."""
         if not sources:
-            raise _Refused("it has no input.")
+            raise Refused("it has no input.")
         if len(sources) == 1:
             return sources[0]
         perms = [perm for _, _, perm in sources]
         if any((p is None) != (perms[0] is None) or (p is not None and not np.array_equal(p, perms[0])) for p in perms):
-            raise _Refused("its inputs list their values in different orders.")
+            raise Refused("its inputs list their values in different orders.")
         tensor = keras.layers.Add(name=self.unique(f"{name}_add"))([t for t, _, _ in sources])
         return tensor, sources[0][1], perms[0]
-
-
-def _convert(importer, name, node, kind, value):
-    from spkeras.nir import import_layers
-
-    handler = getattr(import_layers, f"convert_{kind.lower()}", None)
-    if handler is None:
-        raise _Refused("spkeras has no equivalent of this NIR primitive.")
-    return handler(importer, name, node, value)
 
 
 def import_nir(graph_or_path) -> keras.Model:

@@ -115,6 +115,67 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[in
     return total // 2, total - total // 2
 
 
+def symmetric_padding(kernel, padding, dilation):
+    """An exact equivalent of a convolution's asymmetric zero padding with equal padding on both sides.
+
+    Padding ``(b, a)`` along an axis with ``a > b`` equals padding ``a`` on both sides with ``(a − b) / d`` zero taps
+    added at the *start* of the kernel along that axis (``d``: the dilation); ``b > a`` adds them at the end. The
+    output keeps its size, and every output sums the same inputs with the same weights (plus exact zeros). Keras's
+    ``padding="same"`` with stride 2 on an even input pads ``(0, 1)``: a 3×3 kernel becomes 4×4 with a zero
+    first row and column, padding 1.
+
+    Args:
+        kernel: A Keras kernel ``(kh, kw, ...)``.
+        padding: ``((top, bottom), (left, right))``.
+        dilation: ``(dh, dw)``.
+
+    Returns:
+        ``(kernel, (ph, pw))``, or ``None`` when a difference is not a multiple of the dilation.
+
+    Examples:
+        >>> kernel, pads = symmetric_padding(np.ones((3, 3, 1, 1)), ((0, 1), (0, 1)), (1, 1))
+        >>> kernel[:, :, 0, 0].astype(int).tolist(), pads
+        ([[0, 0, 0, 0], [0, 1, 1, 1], [0, 1, 1, 1], [0, 1, 1, 1]], (1, 1))
+    """
+    kernel = np.asarray(kernel)
+    for axis in (0, 1):
+        before, after = (int(p) for p in padding[axis])
+        taps, remainder = divmod(abs(after - before), int(dilation[axis]))
+        if remainder:
+            return None
+        widths = [(0, 0)] * kernel.ndim
+        widths[axis] = (taps, 0) if after > before else (0, taps)
+        kernel = np.pad(kernel, widths)
+    return kernel, tuple(max(int(p) for p in padding[axis]) for axis in (0, 1))
+
+
+def asymmetric_padding(weight, padding, dilation, target):
+    """The inverse of :func:`symmetric_padding` for a NIR weight ``(C_out, C_in/g, kh, kw)``: drops the zero taps
+    that stand for ``target`` ``((top, bottom), (left, right))``; ``None`` when the weight does not confirm it.
+
+    Examples:
+        >>> weight = np.pad(np.ones((1, 1, 3, 3)), ((0, 0), (0, 0), (1, 0), (1, 0)))
+        >>> asymmetric_padding(weight, (1, 1), (1, 1), ((0, 1), (0, 1))).shape
+        (1, 1, 3, 3)
+    """
+    weight = np.asarray(weight)
+    for axis in (0, 1):
+        before, after = (int(p) for p in target[axis])
+        pad, step = int(padding[axis]), int(dilation[axis])
+        taps, remainder = divmod(abs(after - before), step)
+        if remainder or max(before, after) != pad or taps >= weight.shape[2 + axis]:
+            return None
+        cut = slice(0, taps) if after > before else slice(weight.shape[2 + axis] - taps, None)
+        keep = slice(taps, None) if after > before else slice(0, weight.shape[2 + axis] - taps)
+        index = [slice(None)] * 4
+        index[2 + axis] = cut
+        if np.any(weight[tuple(index)] != 0):
+            return None
+        index[2 + axis] = keep
+        weight = weight[tuple(index)]
+    return weight
+
+
 def channel_values(values, keras_shape):
     """A per-neuron parameter (Keras order) as a scalar or one value per channel, or ``None`` when it varies
     otherwise (spkeras thresholds are per layer or per channel)."""

@@ -32,6 +32,7 @@ import keras
 import numpy as np
 
 from spkeras.nir import layout
+from spkeras.nir.common import Refused, Tensor
 
 SOFT_RESET_PARTS = ("integrator", "threshold", "reset")
 
@@ -40,7 +41,14 @@ def _numpy(value) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(value), dtype="float32")
 
 
-def _refuse_class(layer) -> str:
+def refuse_neuron_class(layer) -> str:
+    """Why a spiking layer other than :class:`~spkeras.layers.IntegrateAndFire` is not exported.
+
+    Examples:
+        >>> from spkeras.layers import TernaryIntegrateAndFire
+        >>> refuse_neuron_class(TernaryIntegrateAndFire()).split(";")[0]
+        'it emits negative spikes (ternary IF)'
+    """
     if getattr(layer, "graded_spikes", False):
         return (
             "one event carries several spikes (augmented IF); NIR neurons emit one unit spike per step. "
@@ -57,13 +65,12 @@ def _refuse_class(layer) -> str:
     )
 
 
-def export_neuron(exporter, position, layer, source):
-    """Adds the NIR nodes of one spiking layer; returns the :class:`~spkeras.nir.export.Tensor` of its output."""
-    from spkeras.layers import IntegrateAndFire
-    from spkeras.nir.export import Refused, Tensor
+def export_neuron(exporter, position, layer, source, inputs=None):
+    """Adds the NIR nodes of one :class:`~spkeras.layers.IntegrateAndFire` layer (the export table's handler).
 
-    if type(layer) is not IntegrateAndFire:
-        raise Refused(_refuse_class(layer))
+    Returns:
+        The :class:`~spkeras.nir.common.Tensor` of its spikes.
+    """
     nir, shape, perm = exporter.nir, tuple(source.shape), source.perm
     theta = layout.per_neuron(_numpy(layer.threshold), shape, perm)
     start = layout.per_neuron(np.broadcast_to(_numpy(layer.start_potential()), shape), shape, perm)
@@ -104,8 +111,6 @@ def export_neuron(exporter, position, layer, source):
 
 
 def _fold_bias_current(exporter, layer, source, bias_current) -> None:
-    from spkeras.nir.export import Refused
-
     if source.bias_target is None:
         raise Refused(
             "its calibrated bias current can only be folded into the bias of the one Conv2D/Dense/"

@@ -112,8 +112,10 @@ def test_closed_form_of_a_spiking_max_pool_network_is_max_pooling_of_rates(data)
     np.testing.assert_allclose(estimate, simulated, atol=0.05 * np.abs(simulated).max())
 
 
-def test_nir_export_refuses_spiking_max_pooling_by_name(data):
+def test_nir_export_writes_spiking_max_pooling_and_refuses_threshold_spikes_by_name(data):
     pytest.importorskip("nir")
-    snn = _convert(_max_pool_net(), data, "spiking")
+    graph = spkeras.export_nir(_convert(_max_pool_net(), data, "spiking"))  # exact: tests/nir/test_max_pooling.py
+    assert {"max_pool.gate", "max_pool_2.gate"} <= set(graph.nodes)
+    snn = _convert(_max_pool_net(), data, "spiking", spike_value="threshold")
     with pytest.raises(ValueError, match="max_pool.*max_pooling='average'"):
         spkeras.export_nir(snn)

@@ -1,8 +1,8 @@
 """A small NumPy interpreter of NIR graphs, written from the NIR specification and independent of spkeras.
 
 Discretisation: one time unit per step (dt = 1). Each step, every node reads the sum of the values on its incoming
-edges; an edge that closes a cycle (found by depth-first search from the inputs) carries the value its source had
-at the previous step (zero at the first), every other edge the value of this step. Stateful nodes:
+edges; an edge into an integrating node (``I``, ``IF``) that closes a cycle carries the value its source had at the
+previous step (zero at the first), every other edge the value of this step. Stateful nodes:
 
 - ``I``: ``v ← v + r·x``; outputs ``v``.
 - ``IF``: ``v ← v + r·x``; ``z = v > v_threshold``; ``v ← v_reset`` where ``z``; outputs ``z``.
@@ -92,26 +92,42 @@ def flatten(node, x):
 
 
 def _order(graph):
-    """Nodes in evaluation order and the set of edges that close cycles."""
+    """Nodes in evaluation order and the set of edges that close cycles.
+
+    A cycle is broken at the edges into its integrating nodes (``I``, ``IF``): an edge ``s → t`` into an integrator
+    from a node ``s`` that ``t`` reaches carries ``s``'s value of the previous step (the integrator's update with
+    dt = 1 reads its feedback one step late). Every other edge carries this step's value; the rest must be acyclic.
+    """
     successors: dict[str, list[str]] = {name: [] for name in graph.nodes}
     for source, target in graph.edges:
         successors[source].append(target)
-    order, state, back = [], {}, set()
 
-    def visit(name):
-        state[name] = "open"
-        for target in successors[name]:
-            if state.get(target) == "open":
-                back.add((name, target))
-            elif target not in state:
-                visit(target)
-        state[name] = "done"
+    def reaches(start, goal):
+        seen, stack = set(), [start]
+        while stack:
+            name = stack.pop()
+            if name == goal:
+                return True
+            if name not in seen:
+                seen.add(name)
+                stack.extend(successors[name])
+        return False
+
+    back = {(s, t) for s, t in graph.edges if type(graph.nodes[t]).__name__ in STATEFUL and reaches(t, s)}
+    pending = {name: sum(t == name and (s, t) not in back for s, t in graph.edges) for name in graph.nodes}
+    ready = [name for name in graph.nodes if pending[name] == 0]
+    order = []
+    while ready:
+        name = ready.pop(0)
         order.append(name)
-
-    for name, node in graph.nodes.items():
-        if type(node).__name__ == "Input" and name not in state:
-            visit(name)
-    return order[::-1], back
+        for target in successors[name]:
+            if (name, target) not in back:
+                pending[target] -= 1
+                if pending[target] == 0:
+                    ready.append(target)
+    if len(order) != len(graph.nodes):
+        raise NotImplementedError("The reference interpreter runs only cycles that pass through an I or IF node.")
+    return order, back
 
 
 def run(graph, x, timesteps: int, dtype="float64"):

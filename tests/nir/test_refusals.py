@@ -46,14 +46,13 @@ def test_per_step_biases_are_refused_and_all_problems_are_listed():
     model = _model(
         keras.layers.Conv2D(2, 3),
         neuron,
-        keras.layers.Conv2D(2, 2, padding="same", name="even"),
         keras.layers.Flatten(),
-        keras.layers.Dense(2),
+        keras.layers.Dense(2, activation="relu", name="act"),
     )
     neuron.step_bias.assign(np.ones((2, 2), "float32"))
     message = _refusal(model)
     assert "2 problems" in message and "'stepped' (IntegrateAndFire): its calibrated per-step biases" in message
-    assert "'even' (Conv2D): its zero padding ((0, 1), (0, 1))" in message
+    assert "'act' (Dense): its activation 'relu'" in message
 
 
 def test_zero_per_step_biases_and_zero_bias_currents_export():

@@ -32,7 +32,7 @@ def _loops(graph):
     for name, node in graph.nodes.items():
         if type(node).__name__ == "Threshold":
             (integrator,) = incoming[name]
-            reset = next(s for s in incoming[integrator] if type(graph.nodes[s]).__name__ == "Scale")
+            reset = next(s for s in incoming[integrator] if incoming[s] == [name])  # the Scale(−θ) it feeds back
             loops[name] = (integrator, reset, [s for s in incoming[integrator] if s != reset])
     return incoming, loops
 
