@@ -13,7 +13,7 @@ MAX_MODULE_LINES = 320
 # Layers of the package, lowest first: a module imports from its own layer or lower ones. (The top-level
 # ``spkeras`` package only names its lazy attributes, so it sits at the top.)
 LAYERS = (
-    ("errors", "validation", "progress", "graph", "batching"),
+    ("errors", "validation", "progress", "graph", "batching", "version"),
     ("layers", "network"),
     ("io",),
     ("distribute", "simulate"),

@@ -6,8 +6,7 @@ optional package ``nir`` (``pip install "spkeras[nir]"``); ``import spkeras.nir`
 what is refused and why, and the simulation conventions are in ``docs/nir.md``.
 """
 
-from spkeras.nir.common import INSTALL_HINT, NIRConversionError, require_nir
 from spkeras.nir.export import export_nir
 from spkeras.nir.importer import import_nir
 
-__all__ = ["INSTALL_HINT", "NIRConversionError", "export_nir", "import_nir", "require_nir"]
+__all__ = ["export_nir", "import_nir"]

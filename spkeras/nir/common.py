@@ -33,38 +33,11 @@ def require_nir():
         ) from None
 
 
-class NIRConversionError(ValueError):
-    """Raised when a network cannot be written to (or read from) NIR without changing what it computes.
-
-    The message names each refused layer (or NIR node), its type and the reason.
-
-    Attributes:
-        problems: One ``(name, type, reason)`` per refused layer or node.
-
-    Examples:
-        >>> error = NIRConversionError([("if1", "TernaryIntegrateAndFire", "negative spikes.")], "export", "snn")
-        >>> print(error)
-        Cannot export 'snn' to NIR: layer 'if1' (TernaryIntegrateAndFire): negative spikes.
-    """
-
-    def __init__(self, problems, direction: str = "export", model_name: str = ""):
-        self.problems = list(problems)
-        what = "layer" if direction == "export" else "node"
-        head = f"Cannot {direction} '{model_name}' {'to' if direction == 'export' else 'from'} NIR"
-        if len(self.problems) == 1:
-            name, kind, reason = self.problems[0]
-            message = f"{head}: {what} '{name}' ({kind}): {reason}"
-        else:
-            details = "\n".join(f"  - {what} '{name}' ({kind}): {reason}" for name, kind, reason in self.problems)
-            message = f"{head}; {len(self.problems)} problems:\n{details}"
-        super().__init__(message)
-
-
 class Refused(Exception):
     """One layer (export) or NIR node (import) without an exact counterpart.
 
     Raised by a dispatch-table handler; the driver collects every refusal and raises them together as one
-    :class:`NIRConversionError`.
+    :class:`spkeras.errors.NIRConversionError`.
 
     Examples:
         >>> Refused("no NIR form.").reason

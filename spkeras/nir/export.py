@@ -10,15 +10,17 @@ conversions (and asymmetric padding) in :mod:`spkeras.nir.layout`; the full tabl
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import keras
 import numpy as np
 
+from spkeras.errors import NIRConversionError
 from spkeras.io import atomic_output, refuse_existing
 from spkeras.network import spiking_network
 from spkeras.nir import layout
-from spkeras.nir.common import NIRConversionError, Refused, Tensor, require_nir
+from spkeras.nir.common import Refused, Tensor, require_nir
 from spkeras.nir.export_layers import EXPORTERS, check_channels_last, refuse_unmapped
 from spkeras.version import __version__
 
@@ -30,6 +32,7 @@ class Exporter:
 
     def __init__(self, nir, snn, network, readout: str):
         self.nir, self.snn, self.network, self.readout = nir, snn, network, readout
+        self.output_activation = None  # set by a Readout layer: applied to the decoded output (spkeras.predict)
         self.nodes: dict = {}
         self.edges: list[tuple[str, str]] = []
         self.tensors: dict[int, Tensor] = {}
@@ -111,6 +114,8 @@ class Exporter:
             if self.readout == "integrator"
             else "output = the readout current of each step; sum it over steps, prediction at t = argmax",
         }
+        if self.output_activation is not None:
+            metadata["spkeras_output_activation"] = json.dumps(self.output_activation)
         return nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata=metadata, type_check=True)
 
 
@@ -119,7 +124,7 @@ def export_nir(snn: keras.Model, path=None, *, readout: str = "integrator", over
 
     The graph computes what :func:`spkeras.simulate.evaluate` simulates with the analog input: one NIR time
     unit is one step, the image (channels-first) is the input at every step, and the output is the readout. A
-    layer without an exact NIR form is refused (:class:`~spkeras.nir.common.NIRConversionError` naming every such
+    layer without an exact NIR form is refused (:class:`~spkeras.errors.NIRConversionError` naming every such
     layer and why); nothing is approximated. See ``docs/nir.md`` for the table.
 
     Args:

@@ -13,7 +13,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from spkeras.layers import ChannelAffine, IntegrateAndFire, SpikingMaxPooling1D, SpikingMaxPooling2D
+from spkeras.layers import ChannelAffine, IntegrateAndFire, Readout, SpikingMaxPooling1D, SpikingMaxPooling2D
 from spkeras.nir import layout
 from spkeras.nir.common import Refused, Tensor
 from spkeras.nir.max_pooling import export_max_pooling, refuse_max_pooling_1d
@@ -225,6 +225,12 @@ def _identity(exporter, position, layer, source, inputs):
     return dataclasses.replace(source, bias_target=None)
 
 
+def _readout(exporter, position, layer, source, inputs):
+    """The readout's output activation acts after the simulation: identity in the graph, kept in its metadata."""
+    exporter.output_activation = {"activation": layer.activation, "heads": layer.get_config()["heads"]}
+    return _identity(exporter, position, layer, source, inputs)
+
+
 def check_channels_last(layer) -> None:
     """Refuses a layer that is not channels-last (the exporter's layouts assume Keras's default).
 
@@ -267,6 +273,7 @@ EXPORTERS = {
     keras.layers.Concatenate: _concatenate,
     keras.layers.Dropout: _identity,
     keras.layers.Identity: _identity,
+    Readout: _readout,
     ChannelAffine: _channel_affine,
     IntegrateAndFire: export_neuron,
     SpikingMaxPooling2D: export_max_pooling,

@@ -16,13 +16,16 @@ dispatch table :data:`spkeras.nir.import_layers.IMPORTERS`.
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import keras
 import numpy as np
 
+from spkeras.errors import NIRConversionError
+from spkeras.layers.readout import Readout
 from spkeras.nir import layout
-from spkeras.nir.common import NIRConversionError, Refused, kind, require_nir
+from spkeras.nir.common import Refused, kind, require_nir
 from spkeras.nir.import_layers import IMPORTERS
 from spkeras.nir.max_pooling import find_max_pools
 
@@ -139,7 +142,11 @@ class Importer:
             problems.append(("output", "Output", f"spkeras models have one output; the graph has {len(outputs)}."))
         if problems:
             raise NIRConversionError(problems, "import", "graph")
-        return keras.Model(model_input, outputs[0][0], name="nir_import")
+        output = outputs[0][0]
+        stored = (getattr(self.graph, "metadata", None) or {}).get("spkeras_output_activation")
+        if stored:  # a spkeras export keeps the output activation that spkeras.predict applies
+            output = Readout(**json.loads(str(stored)), name="readout")(output)
+        return keras.Model(model_input, output, name="nir_import")
 
     def join(self, name, sources):
         """The sum of the values on a node's incoming edges (a keras ``Add`` when there are several)."""

@@ -56,7 +56,7 @@ def test_export_nir_refuses_an_ann_and_untranslatable_layers(tmp_path, capsys):
     assert "TernaryIntegrateAndFire" in error and error.count("\n") == 1 and not (tmp_path / "t.nir").exists()
 
 
-def test_spiking_max_pooling_refusal_gives_the_command_line_fix(tmp_path, capsys):
+def test_spiking_max_pooling_exports_and_its_refusal_gives_the_command_line_fix(tmp_path, capsys):
     import keras
 
     inputs = keras.Input((10, 10, 2))
@@ -65,8 +65,13 @@ def test_spiking_max_pooling_refusal_gives_the_command_line_fix(tmp_path, capsys
     np_path = tmp_path / "calibration.npz"
     np.savez(np_path, x=tiny_inputs(10))
     convert = ["convert", str(tmp_path / "pool.keras"), "--calibration", str(np_path), "-T", "4", "--quiet"]
-    assert cli.main([*convert, "-o", str(tmp_path / "snn.keras")]) == 0
-    assert cli.main(["export-nir", str(tmp_path / "snn.keras"), "-o", str(tmp_path / "m.nir")]) == 2
+    assert cli.main([*convert, "-o", str(tmp_path / "snn.keras")]) == 0  # the default: gated spiking max pooling
+    assert cli.main(["export-nir", str(tmp_path / "snn.keras"), "-o", str(tmp_path / "default.nir")]) == 0
+    # Spikes that carry their threshold have no exact NIR max-pool motif: refused with the command-line fix.
+    threshold = ["-o", str(tmp_path / "threshold.keras"), "--option", "spike_value=threshold"]
+    assert cli.main([*convert, *threshold]) == 0
+    capsys.readouterr()
+    assert cli.main(["export-nir", str(tmp_path / "threshold.keras"), "-o", str(tmp_path / "m.nir")]) == 2
     error = capsys.readouterr().err
     assert "--max-pooling average" in error and "max_pooling=" not in error and error.count("\n") == 1
     assert cli.main([*convert, "-o", str(tmp_path / "average.keras"), "--max-pooling", "average"]) == 0

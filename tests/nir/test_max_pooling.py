@@ -9,8 +9,9 @@ from tests.nir import networks, reference
 
 nir = pytest.importorskip("nir", reason='needs the optional package nir: pip install "spkeras[nir]"')
 
+from spkeras.errors import NIRConversionError  # noqa: E402
 from spkeras.layers import IntegrateAndFire, SpikingMaxPooling1D, SpikingMaxPooling2D  # noqa: E402
-from spkeras.nir import NIRConversionError, export_nir, import_nir  # noqa: E402
+from spkeras.nir import export_nir, import_nir  # noqa: E402
 
 T = 16
 

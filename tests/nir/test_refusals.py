@@ -10,8 +10,9 @@ from tests.keras_session import _clean_keras_session  # noqa: F401
 
 nir = pytest.importorskip("nir", reason='needs the optional package nir: pip install "spkeras[nir]"')
 
+from spkeras.errors import NIRConversionError  # noqa: E402
 from spkeras.layers import AugmentedIntegrateAndFire, IntegrateAndFire, TernaryIntegrateAndFire  # noqa: E402
-from spkeras.nir import NIRConversionError, export_nir, import_nir  # noqa: E402
+from spkeras.nir import export_nir, import_nir  # noqa: E402
 
 
 def _model(*layers, input_shape=(6, 6, 2)):

@@ -95,3 +95,12 @@ def test_multi_output_heads_must_be_flat():
     flat = keras.layers.Dense(2, name="flat")(keras.layers.Flatten()(maps))
     with pytest.raises(ValueError, match="'maps'.*\\(batch, units\\)"):
         spkeras.convert(keras.Model(inputs, [maps, flat]), _data(8), timesteps=4)
+
+
+def test_the_readout_survives_a_nir_round_trip(tmp_path):
+    pytest.importorskip("nir")
+    model, x = _network(3, "softmax"), _data(16)
+    snn = spkeras.convert(model, x, timesteps=8, max_pooling="average")
+    imported = spkeras.import_nir(spkeras.export_nir(snn, tmp_path / "net.nir"))
+    assert [layer.activation for layer in imported.layers if isinstance(layer, Readout)] == ["softmax"]
+    np.testing.assert_allclose(spkeras.predict(imported, x, timesteps=8), spkeras.predict(snn, x), atol=1e-6)
