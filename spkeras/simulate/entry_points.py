@@ -18,6 +18,7 @@ from spkeras.batching import iterate_batches
 from spkeras.progress import progress_bar
 from spkeras.simulate import budget
 from spkeras.simulate.baseline import ann_accuracy, check_ann
+from spkeras.simulate.decode import readout_of
 from spkeras.simulate.expectations import check_input_range, resolve_timesteps
 from spkeras.simulate.result import SimulationResult
 from spkeras.simulate.simulator import get_simulator
@@ -178,6 +179,14 @@ def evaluate(
     batch_size = validation.check_batch_size(batch_size)
     strategy = distribute.resolve_strategy(strategy)
     x = simulator.check_inputs(x) if strategy is None else distribute.check_metadata(simulator.check_inputs, x)
+    heads = readout_of(snn).heads
+    if heads is not None:
+        raise ValueError(
+            f"evaluate measures the classification accuracy of one output; '{snn.name}' has {len(heads)} outputs "
+            f"({', '.join(f'{name} x{units}' for name, units in heads)}). Received: a multi-output model. Use "
+            "spkeras.simulate.score(snn, x, [y1, y2, ...], metrics) for a metric per output at every step, or "
+            "spkeras.predict for the outputs themselves."
+        )
     labels = validation.check_labels(y, len(x), simulator.num_classes)
     seed = validation.check_seed(seed)
     if ann is not None:

@@ -104,3 +104,21 @@ def test_the_readout_survives_a_nir_round_trip(tmp_path):
     imported = spkeras.import_nir(spkeras.export_nir(snn, tmp_path / "net.nir"))
     assert [layer.activation for layer in imported.layers if isinstance(layer, Readout)] == ["softmax"]
     np.testing.assert_allclose(spkeras.predict(imported, x, timesteps=8), spkeras.predict(snn, x), atol=1e-6)
+
+
+def test_score_reports_a_metric_per_head_at_every_step_and_evaluate_points_to_it():
+    model, x = _two_heads(seed=2), _data(64)
+    snn = spkeras.convert(model, x, timesteps=64)
+    label, value = model.predict(x, verbose=0)
+    targets = [label.argmax(-1), value]
+    scores = spkeras.simulate.score(
+        snn, x, targets, [keras.metrics.SparseCategoricalAccuracy(), "mse"], timesteps=64, ann=model
+    )
+    accuracy, error = scores["snn"]
+    assert accuracy.shape == error.shape == (64,)
+    assert scores["ann"] == [1.0, 0.0]
+    assert accuracy[-1] > accuracy[0] and error[-1] < error[0]
+    with pytest.raises(ValueError, match="2 outputs.*spkeras.simulate.score"):
+        spkeras.evaluate(snn, x, targets[0])
+    with pytest.raises(ValueError, match="one target array per output"):
+        spkeras.simulate.score(snn, x, targets[0], "mse")
