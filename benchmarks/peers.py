@@ -23,7 +23,9 @@ benchmarks/low_latency.py), in one process:
    Both calibrate on the same training images.
 4. For every T and batch size both simulate the same test images with analog (direct) input for exactly T steps:
    spkeras through a compiled :class:`spkeras.simulate.Simulator`, spikingjelly in its documented single-step
-   loop (``reset_net``, then T forward calls summed) under ``torch.inference_mode``. Each timing is the median of
+   loop (``reset_net``, then T forward calls summed) under ``torch.inference_mode``, with torch's intra-op threads
+   set to the faster of 1 and its default for each batch size (:func:`choose_torch_threads`; TensorFlow keeps its
+   default thread pools). The two sides alternate (the order flips every repeat); each timing is the median of
    ``--repeats`` passes over all images, after a warm-up batch. Accuracy at T comes from the timed run.
 
 Output: a table per network (image·steps/s and accuracy for both, and the throughput ratio spkeras /
@@ -61,6 +63,7 @@ try:  # optional: everything below that needs torch is only called after peers_m
     from torch import nn
 except ImportError:
     torch = nn = None
+DEFAULT_TORCH_THREADS = torch.get_num_threads() if torch is not None else 1
 
 
 def peers_missing() -> str | None:
@@ -162,10 +165,9 @@ def _torch_layer(layer, batch_norm, model, layers, keras):
                 input_size = layer.input.shape[1:3]
                 pads = [_same_padding(int(n), k, s) for n, k, s in zip(input_size, (height, width), layer.strides)]
                 (top, bottom), (left, right) = pads
-                if top == bottom and left == right:
-                    conv.padding = (top, left)
-                else:
-                    body = nn.Sequential(nn.ZeroPad2d((left, right, top, bottom)), conv)
+                conv.padding = (top, left)
+                if (bottom, right) != (top, left):  # TensorFlow pads one more at the end
+                    body = nn.Sequential(_PadEnd(bottom - top, right - left), conv)
         else:
             source = model.get_layer(_parents(layer)[0])
             if isinstance(source, layers.Flatten) and len(source.input.shape) == 4:
@@ -230,6 +232,21 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
 
 
 if nn is not None:
+
+    class _PadEnd(nn.Module):
+        """One zero row / column after the input (with cat and slicing, which spikingjelly's step-mode adapter
+        accepts; it refuses nn.ZeroPad2d)."""
+
+        def __init__(self, rows, columns):
+            super().__init__()
+            self.rows, self.columns = rows, columns
+
+        def forward(self, x):
+            if self.rows:
+                x = torch.cat([x, x[:, :, -1:] * 0.0], 2)
+            if self.columns:
+                x = torch.cat([x, x[:, :, :, -1:] * 0.0], 3)
+            return x
 
     class _Add(nn.Module):
         def forward(self, *inputs):
@@ -354,6 +371,24 @@ def spikingjelly_side(snn, timesteps):
     return Side("spikingjelly", prepare, run_batch)
 
 
+def choose_torch_threads(snn, x, y, batch_size, timesteps) -> dict:
+    """Sets torch's intra-op threads to the faster of 1 and its default for this batch (on a shared or
+    oversubscribed CPU, OpenMP with all cores was measured up to 9x slower than one thread); returns the timings."""
+    default = DEFAULT_TORCH_THREADS
+    side = spikingjelly_side(snn, timesteps)
+    batch = side.prepare(x[:batch_size], y[:batch_size])
+    seconds = {}
+    for threads in sorted({1, default}):
+        torch.set_num_threads(threads)
+        side.run_batch(batch)
+        started = time.perf_counter()
+        side.run_batch(batch)
+        seconds[threads] = time.perf_counter() - started
+    best = min(seconds, key=seconds.get)
+    torch.set_num_threads(best)
+    return {"threads": best, "probe_s": {str(key): value for key, value in seconds.items()}}
+
+
 def time_sides(sides, x, y, batch_size, repeats):
     """Times the sides alternately (repeat r: side A, side B, ...; the order flips every repeat) on the same
     batches; returns per side the median time, its accuracy and all times."""
@@ -418,6 +453,8 @@ def run_model(name, arguments) -> dict:
     for mode, settings in SJ_MODES.items():
         started = time.perf_counter()
         converted[mode] = spikingjelly_convert(port, calibration, settings)
+        if not selection:
+            choose_torch_threads(converted[mode], x, y, 100, steps[0])
         seconds = time.perf_counter() - started
         curve = spikingjelly_accuracy_curve(converted[mode], x[:count], y[:count], largest, steps, 100)
         selection[mode] = {"convert_s": seconds, "accuracy": dict(zip(map(str, steps), curve))}
@@ -427,10 +464,11 @@ def run_model(name, arguments) -> dict:
 
     results = []
     for batch_size in arguments.batch_sizes:
+        threads = choose_torch_threads(sj_snn, x, y, batch_size, steps[0])
         for timesteps in steps:
             sides = [spkeras_side(snn, timesteps), spikingjelly_side(sj_snn, timesteps)]
             measured = time_sides(sides, x, y, batch_size, arguments.repeats)
-            row = {"batch_size": batch_size, "timesteps": timesteps, "images": len(x)}
+            row = {"batch_size": batch_size, "timesteps": timesteps, "images": len(x), "torch_threads": threads}
             for side, values in measured.items():
                 row[side] = {**values, "image_steps_per_s": len(x) * timesteps / values["time_s"]}
             row["throughput_ratio"] = row["spkeras"]["image_steps_per_s"] / row["spikingjelly"]["image_steps_per_s"]
@@ -504,7 +542,7 @@ def main(argv=None) -> int:
         "machine": machine(),
         "torch": torch.__version__,
         "spikingjelly": importlib.metadata.version("spikingjelly"),
-        "torch_threads": torch.get_num_threads(),
+        "torch_default_threads": DEFAULT_TORCH_THREADS,
         "tensorflow_threads": [tf.config.threading.get_intra_op_parallelism_threads(), os.cpu_count()],
         "arguments": vars(arguments),
         "models": {},
