@@ -2,10 +2,11 @@
 
 Usage:
     python benchmarks/peers.py [--models vgg resnet mnist] [--timesteps 4 8 16 32 64] [--batch-sizes 100 1000]
-        [--images 1000] [--calibration-images 500] [--quick-epochs 10] [--output FILE.json]
+        [--images 300] [--large-batch-timesteps 32] [--calibration-images 500] [--quick-epochs 10]
+        [--output FILE.json]
 
-Needs the optional extra ``peers`` (CPU torch and spikingjelly, ``pip install torch==2.13.0`` and
-``pip install spikingjelly --no-deps``); without them it prints why and exits 0.
+Needs the optional extra ``peers``: CPU torch and spikingjelly (light install: ``pip install torch==2.13.0 tqdm
+loguru`` and ``pip install spikingjelly --no-deps``); without them it prints why and exits 0.
 
 For each network (the CIFAR-10 VGG-small and the MNIST CNN of benchmarks/methods_comparison.py, the ResNet-8 of
 benchmarks/low_latency.py), in one process:
@@ -18,10 +19,13 @@ benchmarks/low_latency.py), in one process:
    it, exactly as spkeras folds it; the Dense kernel after a Flatten permuted from NHWC to NCHW order) and the port
    is verified: the PyTorch logits equal the Keras logits within 1e-4 on a few images.
 3. spkeras converts the Keras model (``method="ecc"``, the default); spikingjelly converts the PyTorch port with
-   ``ann2snn.Converter(RateCodingRecipe(...))`` in the mode that is most accurate on the first test images among
-   the candidates :data:`SJ_MODES` (layer-wise max / 99.9 % and channel-wise 99.9 % with half-threshold start).
+   ``ann2snn.Converter(RateCodingRecipe(...))`` in the mode that is most accurate (mean over T ≤ 32) on the first
+   ``--select-images`` test images among the candidates :data:`SJ_MODES` (layer-wise max / 99.9 % and
+   channel-wise 99.9 % with half-threshold start).
    Both calibrate on the same training images.
-4. For every T and batch size both simulate the same test images with analog (direct) input for exactly T steps:
+4. For every T and batch size both simulate the same test images with analog (direct) input for exactly T steps
+   (batches up to ``--images``: the first ``--images`` test images at every T; a larger batch: one batch of the
+   first batch-size images at ``--large-batch-timesteps``, by default T = 32 only, to fit a run on 2 CPUs):
    spkeras through a compiled :class:`spkeras.simulate.Simulator`, spikingjelly in its documented single-step
    loop (``reset_net``, then T forward calls summed) under ``torch.inference_mode``, with torch's intra-op threads
    set to the faster of 1 and its default for each batch size (:func:`choose_torch_threads`; TensorFlow keeps its
@@ -57,6 +61,8 @@ SJ_MODES = {
     "channel 99.9% half": {"mode": "99.9%", "channel_wise": True, "half_threshold": True},
 }
 PORT_TOLERANCE = 1e-4
+#: The mode selection simulates up to this T (accuracy at every T ≤ it from one run).
+SELECTION_MAX_T = 32
 
 try:  # optional: everything below that needs torch is only called after peers_missing() said it is there
     import torch
@@ -427,10 +433,13 @@ def run_model(name, arguments) -> dict:
 
     rng = np.random.default_rng(SEED)
     calibration = data["x_train"][np.sort(rng.choice(len(data["x_train"]), arguments.calibration_images, False))]
-    x, y = data["x_test"][: arguments.images], data["y_test"][: arguments.images]
+    count = max([arguments.images] + arguments.batch_sizes)
+    x, y = data["x_test"][:count], data["y_test"][:count]
     model, training = load_keras_model(name, data, arguments.quick_epochs)
     ann_accuracy = float(np.mean(np.argmax(model.predict(x, batch_size=500, verbose=0), -1) == y))
     print(f"[{name}] ANN accuracy {ann_accuracy:.4f} on {len(x)} test images", file=sys.stderr, flush=True)
+    small = min(arguments.images, len(x))
+    ann_accuracy_small = float(np.mean(np.argmax(model.predict(x[:small], verbose=0), -1) == y[:small]))
 
     port = port_to_torch(model)
     port_error = verify_port(model, port, x[:8])
@@ -450,27 +459,32 @@ def run_model(name, arguments) -> dict:
     selection = {}
     converted = {}
     count = min(arguments.select_images, len(x))
+    select_steps = [t for t in steps if t <= SELECTION_MAX_T] or steps[:1]
     for mode, settings in SJ_MODES.items():
         started = time.perf_counter()
         converted[mode] = spikingjelly_convert(port, calibration, settings)
         if not selection:
             choose_torch_threads(converted[mode], x, y, 100, steps[0])
         seconds = time.perf_counter() - started
-        curve = spikingjelly_accuracy_curve(converted[mode], x[:count], y[:count], largest, steps, 100)
-        selection[mode] = {"convert_s": seconds, "accuracy": dict(zip(map(str, steps), curve))}
+        curve = spikingjelly_accuracy_curve(converted[mode], x[:count], y[:count], select_steps[-1], select_steps, 100)
+        selection[mode] = {"convert_s": seconds, "accuracy": dict(zip(map(str, select_steps), curve))}
         print(f"[{name}] spikingjelly {mode}: {[round(a, 3) for a in curve]}", file=sys.stderr, flush=True)
     best = max(selection, key=lambda mode: np.mean(list(selection[mode]["accuracy"].values())))
     sj_snn = converted[best]
 
     results = []
     for batch_size in arguments.batch_sizes:
-        threads = choose_torch_threads(sj_snn, x, y, batch_size, steps[0])
-        for timesteps in steps:
+        # Batches larger than --images: one batch of that size, at --large-batch-timesteps only (time budget).
+        large = batch_size > arguments.images
+        images = batch_size if large else arguments.images
+        xs, ys = x[:images], y[:images]
+        threads = choose_torch_threads(sj_snn, xs, ys, batch_size, steps[0])
+        for timesteps in sorted(arguments.large_batch_timesteps) if large else steps:
             sides = [spkeras_side(snn, timesteps), spikingjelly_side(sj_snn, timesteps)]
-            measured = time_sides(sides, x, y, batch_size, arguments.repeats)
-            row = {"batch_size": batch_size, "timesteps": timesteps, "images": len(x), "torch_threads": threads}
+            measured = time_sides(sides, xs, ys, batch_size, arguments.repeats)
+            row = {"batch_size": batch_size, "timesteps": timesteps, "images": images, "torch_threads": threads}
             for side, values in measured.items():
-                row[side] = {**values, "image_steps_per_s": len(x) * timesteps / values["time_s"]}
+                row[side] = {**values, "image_steps_per_s": images * timesteps / values["time_s"]}
             row["throughput_ratio"] = row["spkeras"]["image_steps_per_s"] / row["spikingjelly"]["image_steps_per_s"]
             results.append(row)
             print(
@@ -487,6 +501,7 @@ def run_model(name, arguments) -> dict:
         "test_images": len(x),
         "calibration_images": len(calibration),
         "ann_accuracy": ann_accuracy,
+        "ann_accuracy_first_images": {"images": small, "accuracy": ann_accuracy_small},
         "port_max_abs_logit_error": port_error,
         "port_accuracy": port_accuracy,
         "spkeras": {"method": "ecc", "encoding": "analog", "convert_s": spkeras_convert_s},
@@ -507,6 +522,8 @@ def model_table(entry: dict) -> str:
         [
             row["batch_size"],
             row["timesteps"],
+            row["images"],
+            row["torch_threads"]["threads"],
             f"{row['spkeras']['image_steps_per_s']:.0f}",
             f"{row['spikingjelly']['image_steps_per_s']:.0f}",
             f"**{row['throughput_ratio']:.2f}**",
@@ -515,7 +532,17 @@ def model_table(entry: dict) -> str:
         ]
         for row in entry["results"]
     ]
-    header = ["batch", "T", "spkeras img·steps/s", "spikingjelly img·steps/s", "ratio", "spkeras %", "sj %"]
+    header = [
+        "batch",
+        "T",
+        "images",
+        "torch threads",
+        "spkeras img·steps/s",
+        "spikingjelly img·steps/s",
+        "ratio",
+        "spkeras %",
+        "sj %",
+    ]
     return markdown_table(header, rows)
 
 
@@ -524,9 +551,16 @@ def main(argv=None) -> int:
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--timesteps", type=int, nargs="+", default=[4, 8, 16, 32, 64])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000])
-    parser.add_argument("--images", type=int, default=1000, help="test images (the first N)")
+    parser.add_argument("--images", type=int, default=300, help="test images (the first N) for batches up to N")
+    parser.add_argument(
+        "--large-batch-timesteps",
+        type=int,
+        nargs="+",
+        default=[32],
+        help="T for batch sizes above --images (one batch of the first batch-size test images)",
+    )
     parser.add_argument("--calibration-images", type=int, default=500)
-    parser.add_argument("--select-images", type=int, default=300, help="test images used to pick sj's mode")
+    parser.add_argument("--select-images", type=int, default=100, help="test images used to pick sj's mode")
     parser.add_argument("--repeats", type=int, default=1, help="timed passes per side (median)")
     parser.add_argument("--quick-epochs", type=int, default=10, help="CIFAR epochs when no cached model exists")
     parser.add_argument("--output", default=str(RESULTS / "peers.json"))
