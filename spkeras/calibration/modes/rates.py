@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from spkeras.calibration.batches import iterate_batches
+from spkeras.calibration.modes.frontier import Frontier
 from spkeras.calibration.modes.registry import CalibrationMode, CalibrationRun
 from spkeras.progress import progress_bar
 from spkeras.simulate import get_simulator
@@ -123,8 +124,11 @@ def calibrate_neurons(
 ) -> list[dict]:
     """Tunes the bias currents and/or initial potentials of ``neuron_layers``, one layer after the other.
 
-    One simulation up to layer l measures both the effect of layer l−1's correction and layer l's error, so the
-    cost is one partial simulation per layer and mode (plus one).
+    Each layer is simulated alone, from the stored spike trains of the (already calibrated) layers it reads
+    (:class:`~spkeras.calibration.modes.frontier.Frontier`): once per mode to measure its error before that
+    mode's correction, and once more to measure the corrected rates and store its spikes for the layers after
+    it. So the cost is (modes + 1) simulations of the calibration set, whatever the depth, and the results are
+    those of simulating the partial network up to each layer (:func:`measured_rates`).
 
     Args:
         snn: The converted network (its neuron layers were built with the modes' calibration weights).
@@ -143,23 +147,16 @@ def calibrate_neurons(
     if not steps:
         return []
     report = [{"layer": layer.name} for layer in neuron_layers]
+    frontier = Frontier(snn, neuron_layers, data, timesteps, batch_size)
     progress = progress_bar(len(neuron_layers), verbose, "layer")
     for position, (layer, target) in enumerate(zip(neuron_layers, target_rates)):
         threshold = np.asarray(keras.ops.convert_to_numpy(layer.threshold), "float64")
         for mode in steps:
-            rates = measured_rates(snn, layer, data, timesteps, batch_size)
-            if position and mode == steps[0]:
-                previous = neuron_layers[position - 1]
-                report[position - 1]["error_after"] = float(
-                    np.mean(np.abs(target_rates[position - 1] - rates[previous.name]))
-                )
-            error = target - rates[layer.name]
+            error = target - frontier.rates(layer)
             report[position].setdefault("error_before", float(np.mean(np.abs(error))))
             mode.correct(layer, error, threshold, timesteps)
+        report[position]["error_after"] = float(np.mean(np.abs(target - frontier.advance(layer))))
         progress.update(position + 1)
-    last = neuron_layers[-1]
-    final = measured_rates(snn, last, data, timesteps, batch_size)[last.name]
-    report[-1]["error_after"] = float(np.mean(np.abs(target_rates[-1] - final)))
     for entry in report:
         logger.info(
             "calibration of '%s': mean |rate error| %.4f -> %.4f.",
