@@ -17,7 +17,7 @@ from it alone) has run, ``N · input size · 4`` bytes; and, for every frontier 
 calibration images, F values per image; spikes are 0/1 and stored as bits, and re-emitted with the layer's own
 :meth:`~spkeras.layers.IntegrateAndFire.emit`), or ``N · T · F · 4`` bytes for layers whose spikes are signed or
 graded. A tensor is released after the last segment that reads it. While a segment runs, one batch's trains are
-also held unpacked as float32 (``batch · T · F · 4`` bytes per input). E.g. 1,000 images at T = 16 of a
+also held unpacked, one byte per spike (``batch · T · F`` bytes per input). E.g. 1,000 images at T = 16 of a
 32×32×16 map: 33 MB per frontier tensor.
 """
 
@@ -33,20 +33,18 @@ from spkeras.network import spiking_network
 
 
 class _Trains:
-    """One batch of one frontier tensor: the spike trains ``(T, B, ...)``, as bits when they are 0/1."""
+    """One batch of one frontier tensor, ``(T, B, ...)``: 0/1 spikes packed as bits, or the emitted values."""
 
-    def __init__(self, values: np.ndarray, layer):
-        self.shape, self.layer = values.shape, layer
-        plain = not (getattr(layer, "signed_spikes", False) or getattr(layer, "graded_spikes", False))
-        binary = plain and bool(np.all((values == 0) | (values == 1)))
-        self.bits = np.packbits(values.astype(bool), axis=None) if binary else None
-        self.dense = None if binary else values
+    def __init__(self, values: np.ndarray):
+        self.shape = values.shape
+        self.bits = np.packbits(values, axis=None) if values.dtype == np.uint8 else None
+        self.dense = values if self.bits is None else None
 
     def tensor(self) -> tf.Tensor:
+        """The spikes as a uint8 tensor (re-emitted by the reading segment) or the emitted values (float32)."""
         if self.bits is None:
             return tf.constant(self.dense)
-        spikes = np.unpackbits(self.bits, count=int(np.prod(self.shape))).reshape(self.shape).astype("float32")
-        return self.layer.emit(tf.constant(spikes))
+        return tf.constant(np.unpackbits(self.bits, count=int(np.prod(self.shape))).reshape(self.shape))
 
 
 class Frontier:
@@ -102,14 +100,14 @@ class Frontier:
         return sorted(needed), sorted(reads)
 
     def _segment(self, target: int, kind: str, reads: list[int], example: list):
-        """The compiled function of one segment: ``kind`` is "rates", "store" or "currents" (see :meth:`_body`)."""
+        """The compiled function of one segment: ``kind``: see :meth:`_body`."""
         key = (target, kind, tuple(reads))
         if key not in self._functions:
             order = self._plan(target, set(reads))[0]
             signature = [
                 tf.TensorSpec((None,) + tuple(value.shape[1:]), tf.float32)
                 if position == 0
-                else tf.TensorSpec((self.timesteps, None) + tuple(value.shape[2:]), tf.float32)
+                else tf.TensorSpec((self.timesteps, None) + tuple(value.shape[2:]), value.dtype)
                 for position, value in zip(reads, example)
             ]
             self._functions[key] = tf.function(
@@ -120,8 +118,10 @@ class Frontier:
         return self._functions[key]
 
     def _body(self, target: int, order: list[int], reads: list[int], inputs, kind: str):
-        """Steps the segment for T steps; returns the target's emitted total / T ``(B, ...)`` and, for "store",
-        its spikes ``(T, B, ...)``, or for "currents" (the segment up to the target's input) that input's trains."""
+        """Steps the segment for T steps and returns, by ``kind``: "rates", the target's emitted total / T
+        ``(B, ...)``; "store", that, its spikes ``(T, B, ...)`` as uint8 and whether they were all 0 or 1;
+        "dense", that and its emitted values ``(T, B, ...)``; "currents" (the segment up to the target's input),
+        that input at every step ``(T, B, ...)``."""
         nodes = self.network.nodes
         if kind == "currents":
             target = nodes[target].inputs[0]
@@ -135,10 +135,15 @@ class Frontier:
                 static[position] = graph.call_layer(node.layer, [static[i] for i in node.inputs])
         stateful = [p for p in order if p not in static and nodes[p].role in ("neuron", "temporal")]
 
-        def step(time, states, total, trains):
-            values, new_states, output, spikes = dict(static), list(states), None, None
+        def step(time, states, total, trains, binary):
+            values, new_states, output, target_spikes = dict(static), list(states), None, None
             for position, value in dynamic.items():
-                values[position] = value[time]
+                # Stored spikes are re-emitted with their layer's own emit (1 or θ per spike): bit for bit the
+                # values the partial network's simulation passes on.
+                spikes = value[time]
+                values[position] = (
+                    nodes[position].layer.emit(tf.cast(spikes, tf.float32)) if spikes.dtype == tf.uint8 else spikes
+                )
             for position in order:
                 if position in values:
                     continue
@@ -156,25 +161,29 @@ class Frontier:
                     current = node.layer.input_current(current, time)
                 values[position], new_states[slot], fired = node.layer.step(current, states[slot])
                 if position == target:
-                    output, spikes = values[position], fired
+                    output, target_spikes = values[position], fired
             if kind == "currents":
-                return time + 1, new_states, total, trains.write(time, values[target])
-            trains = trains.write(time, spikes) if kind == "store" else trains
-            return time + 1, new_states, total + output, trains
+                return time + 1, new_states, total, trains.write(time, values[target]), binary
+            if kind == "store":
+                trains = trains.write(time, tf.cast(target_spikes, tf.uint8))
+                zero_or_one = tf.logical_or(tf.equal(target_spikes, 0.0), tf.equal(target_spikes, 1.0))
+                binary = tf.logical_and(binary, tf.reduce_all(zero_or_one))
+            elif kind == "dense":
+                trains = trains.write(time, output)
+            return time + 1, new_states, total + output, trains, binary
 
         states = [nodes[p].layer.initial_state(batch) for p in stateful]
         if kind == "currents":
             total = tf.zeros([])
         else:
             total = tf.zeros(tf.concat([[batch], nodes[target].layer.feature_shape], axis=0), tf.float32)
-        trains = tf.TensorArray(tf.float32, size=self.timesteps)
-        loop = (tf.constant(0), states, total, trains)
-        _, _, total, trains = tf.while_loop(lambda time, *_: time < self.timesteps, step, loop)
-        if kind == "currents":
-            return trains.stack()
-        if kind == "store":
-            return total / float(self.timesteps), trains.stack()
-        return total / float(self.timesteps)
+        trains = tf.TensorArray(tf.uint8 if kind == "store" else tf.float32, size=self.timesteps)
+        loop = (tf.constant(0), states, total, trains, tf.constant(True))
+        _, _, total, trains, binary = tf.while_loop(lambda time, *_: time < self.timesteps, step, loop)
+        mean = total / float(self.timesteps)
+        return {"rates": mean, "store": (mean, trains.stack(), binary), "dense": (mean, trains.stack())}.get(
+            kind, trains.stack()
+        )
 
     def _inputs(self, reads: list[int], index: int) -> list:
         return [
@@ -203,7 +212,10 @@ class Frontier:
 
     def rates(self, layer) -> np.ndarray:
         """Mean firing rate per neuron of ``layer`` over the calibration images (spikes per step)."""
-        return self._rates(layer, self._run(layer, "rates"))
+        # advance()'s compiled function, its spikes left unread (one trace per segment: on small calibration sets
+        # tracing, not simulating, is most of the cost).
+        plain = not (getattr(layer, "signed_spikes", False) or getattr(layer, "graded_spikes", False))
+        return self._rates(layer, (result[0] for result in self._run(layer, "store" if plain else "dense")))
 
     def currents(self, layer):
         """Yields, per calibration batch, ``layer``'s input current at every step ``(T, B, ...)``."""
@@ -212,9 +224,22 @@ class Frontier:
     def advance(self, layer) -> np.ndarray:
         """Like :meth:`rates`, and stores ``layer``'s spike trains for the layers after it (it is now final)."""
         trains, means = [], []
-        for mean, spikes in self._run(layer, "store"):
+        plain = not (getattr(layer, "signed_spikes", False) or getattr(layer, "graded_spikes", False))
+        for result in self._run(layer, "store" if plain else "dense"):
+            if plain and not bool(result[2]):  # a neuron whose spikes are not 0/1: keep its emitted values
+                return self._advance_dense(layer)
+            means.append(result[0])
+            trains.append(_Trains(result[1].numpy()))
+        return self._keep(layer, trains, means)
+
+    def _advance_dense(self, layer) -> np.ndarray:
+        trains, means = [], []
+        for mean, values in self._run(layer, "dense"):
             means.append(mean)
-            trains.append(_Trains(spikes.numpy(), layer))
+            trains.append(_Trains(values.numpy()))
+        return self._keep(layer, trains, means)
+
+    def _keep(self, layer, trains: list, means: list) -> np.ndarray:
         visit = self._visits.get(id(layer))
         self.stored[self.position[id(layer)]] = trains
         for position in [p for p, last in self._last_reader.items() if visit is not None and last <= visit]:
