@@ -133,3 +133,25 @@ def test_spikes_are_stored_as_bits_and_released_after_their_last_reader():
         store.advance(layer)
     assert 0 not in store.stored and store.batches == []  # the input is read by the first segment only
     assert len(store.stored) <= 2, sorted(store.stored)  # the last layers' trains; all others were released
+
+
+class _OwnFire(IntegrateAndFire):
+    """Fires as IntegrateAndFire does, through its own ``fire``: the frontier keeps its emitted values."""
+
+    def fire(self, potential):
+        return keras.ops.cast(potential >= self.threshold, potential.dtype)
+
+
+def test_layers_with_their_own_fire_keep_emitted_values_and_match_the_partial_simulation():
+    inputs = keras.Input((5,))
+    x = _OwnFire(threshold=[0.4, 0.6, 0.5, 0.3], spike_value="threshold", name="own")(keras.layers.Dense(4)(inputs))
+    x = IntegrateAndFire(threshold=0.5, name="plain")(keras.layers.Dense(3)(x))
+    keras.utils.set_random_seed(2)
+    snn = keras.Model(inputs, keras.layers.Dense(2)(x))
+    x = np.random.default_rng(4).uniform(0, 1, (30, 5)).astype("float32")
+    neurons = [snn.get_layer("own"), snn.get_layer("plain")]
+    store = frontier.Frontier(snn, neurons, x, T, batch_size=16)
+    for layer in neurons:
+        np.testing.assert_array_equal(store.advance(layer), rates.measured_rates(snn, layer, x, T, 16)[layer.name])
+        (trains,) = [value for position, value in store.stored.items() if position != 0]
+        assert (trains[0].bits is None) == (layer.name == "own")

@@ -15,10 +15,10 @@ calls and the same float32 sums), so its rates are bit-identical to a simulation
 What is held: the calibration input batches, until the last segment that reads the input (or a tensor computed
 from it alone) has run, ``N · input size · 4`` bytes; and, for every frontier tensor, ``N · T · F / 8`` bytes (N
 calibration images, F values per image; spikes are 0/1 and stored as bits, and re-emitted with the layer's own
-:meth:`~spkeras.layers.IntegrateAndFire.emit`), or ``N · T · F · 4`` bytes for layers whose spikes are signed or
-graded. A tensor is released after the last segment that reads it. While a segment runs, one batch's trains are
-also held unpacked, one byte per spike (``batch · T · F`` bytes per input). E.g. 1,000 images at T = 16 of a
-32×32×16 map: 33 MB per frontier tensor.
+:meth:`~spkeras.layers.IntegrateAndFire.emit`), or ``N · T · F · 4`` bytes (the emitted values) for layers that
+fire otherwise (signed or graded spikes, their own ``fire``). A tensor is released after the last segment that
+reads it. While a segment runs, one batch's trains are also held unpacked, one byte per spike (``batch · T · F``
+bytes per input). E.g. 1,000 images at T = 16 of a 32×32×16 map: 33 MB per frontier tensor.
 """
 
 from __future__ import annotations
@@ -29,7 +29,15 @@ import tensorflow as tf
 
 from spkeras import graph
 from spkeras.calibration.batches import iterate_batches
+from spkeras.layers import IntegrateAndFire
 from spkeras.network import spiking_network
+
+
+def _kind(layer) -> str:
+    """ "store" (0/1 spikes, kept as bits) for layers that fire as IntegrateAndFire does, else "dense"."""
+    signed = getattr(layer, "signed_spikes", False) or getattr(layer, "graded_spikes", False)
+    own_fire = isinstance(layer, IntegrateAndFire) and type(layer).fire is IntegrateAndFire.fire
+    return "store" if own_fire and not signed else "dense"
 
 
 class _Trains:
@@ -118,10 +126,9 @@ class Frontier:
         return self._functions[key]
 
     def _body(self, target: int, order: list[int], reads: list[int], inputs, kind: str):
-        """Steps the segment for T steps and returns, by ``kind``: "rates", the target's emitted total / T
-        ``(B, ...)``; "store", that, its spikes ``(T, B, ...)`` as uint8 and whether they were all 0 or 1;
-        "dense", that and its emitted values ``(T, B, ...)``; "currents" (the segment up to the target's input),
-        that input at every step ``(T, B, ...)``."""
+        """Steps the segment for T steps and returns, by ``kind``: "store", the target's emitted total / T
+        ``(B, ...)`` and its spikes ``(T, B, ...)`` as uint8; "dense", that total and its emitted values
+        ``(T, B, ...)``; "currents" (the segment up to the target's input), that input at every step."""
         nodes = self.network.nodes
         if kind == "currents":
             target = nodes[target].inputs[0]
@@ -135,7 +142,7 @@ class Frontier:
                 static[position] = graph.call_layer(node.layer, [static[i] for i in node.inputs])
         stateful = [p for p in order if p not in static and nodes[p].role in ("neuron", "temporal")]
 
-        def step(time, states, total, trains, binary):
+        def step(time, states, total, trains):
             values, new_states, output, target_spikes = dict(static), list(states), None, None
             for position, value in dynamic.items():
                 # Stored spikes are re-emitted with their layer's own emit (1 or θ per spike): bit for bit the
@@ -163,14 +170,12 @@ class Frontier:
                 if position == target:
                     output, target_spikes = values[position], fired
             if kind == "currents":
-                return time + 1, new_states, total, trains.write(time, values[target]), binary
+                return time + 1, new_states, total, trains.write(time, values[target])
             if kind == "store":
                 trains = trains.write(time, tf.cast(target_spikes, tf.uint8))
-                zero_or_one = tf.logical_or(tf.equal(target_spikes, 0.0), tf.equal(target_spikes, 1.0))
-                binary = tf.logical_and(binary, tf.reduce_all(zero_or_one))
             elif kind == "dense":
                 trains = trains.write(time, output)
-            return time + 1, new_states, total + output, trains, binary
+            return time + 1, new_states, total + output, trains
 
         states = [nodes[p].layer.initial_state(batch) for p in stateful]
         if kind == "currents":
@@ -178,12 +183,11 @@ class Frontier:
         else:
             total = tf.zeros(tf.concat([[batch], nodes[target].layer.feature_shape], axis=0), tf.float32)
         trains = tf.TensorArray(tf.uint8 if kind == "store" else tf.float32, size=self.timesteps)
-        loop = (tf.constant(0), states, total, trains, tf.constant(True))
-        _, _, total, trains, binary = tf.while_loop(lambda time, *_: time < self.timesteps, step, loop)
-        mean = total / float(self.timesteps)
-        return {"rates": mean, "store": (mean, trains.stack(), binary), "dense": (mean, trains.stack())}.get(
-            kind, trains.stack()
-        )
+        loop = (tf.constant(0), states, total, trains)
+        _, _, total, trains = tf.while_loop(lambda time, *_: time < self.timesteps, step, loop)
+        if kind == "currents":
+            return trains.stack()
+        return total / float(self.timesteps), trains.stack()
 
     def _inputs(self, reads: list[int], index: int) -> list:
         return [
@@ -214,8 +218,7 @@ class Frontier:
         """Mean firing rate per neuron of ``layer`` over the calibration images (spikes per step)."""
         # advance()'s compiled function, its spikes left unread (one trace per segment: on small calibration sets
         # tracing, not simulating, is most of the cost).
-        plain = not (getattr(layer, "signed_spikes", False) or getattr(layer, "graded_spikes", False))
-        return self._rates(layer, (result[0] for result in self._run(layer, "store" if plain else "dense")))
+        return self._rates(layer, (mean for mean, _ in self._run(layer, _kind(layer))))
 
     def currents(self, layer):
         """Yields, per calibration batch, ``layer``'s input current at every step ``(T, B, ...)``."""
@@ -224,22 +227,9 @@ class Frontier:
     def advance(self, layer) -> np.ndarray:
         """Like :meth:`rates`, and stores ``layer``'s spike trains for the layers after it (it is now final)."""
         trains, means = [], []
-        plain = not (getattr(layer, "signed_spikes", False) or getattr(layer, "graded_spikes", False))
-        for result in self._run(layer, "store" if plain else "dense"):
-            if plain and not bool(result[2]):  # a neuron whose spikes are not 0/1: keep its emitted values
-                return self._advance_dense(layer)
-            means.append(result[0])
-            trains.append(_Trains(result[1].numpy()))
-        return self._keep(layer, trains, means)
-
-    def _advance_dense(self, layer) -> np.ndarray:
-        trains, means = [], []
-        for mean, values in self._run(layer, "dense"):
+        for mean, values in self._run(layer, _kind(layer)):
             means.append(mean)
             trains.append(_Trains(values.numpy()))
-        return self._keep(layer, trains, means)
-
-    def _keep(self, layer, trains: list, means: list) -> np.ndarray:
         visit = self._visits.get(id(layer))
         self.stored[self.position[id(layer)]] = trains
         for position in [p for p, last in self._last_reader.items() if visit is not None and last <= visit]:
