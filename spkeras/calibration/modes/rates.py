@@ -2,12 +2,14 @@
 
 After a method has set the thresholds, the network is tuned layer by layer in network order, on unlabeled
 calibration images, against the BN-folded ANN (Li et al., ICML 2021; their public SNN-calibration code was read
-for the procedure, this is our own implementation). For each layer the partial network up to it is simulated for
-exactly T steps (earlier layers already calibrated), streaming the calibration data in batches, and the error
-between the rate the ANN asks for, ``r_ANN = clip(a/λ, 0, 1)``, and the measured rate ``r_SNN`` is handed to each
-requested :class:`RateMode`, which turns it into a correction of its own weight (see :mod:`.bias` and
-:mod:`.potential`). The calibrated quantities are non-trainable weights of the neuron layers, so ``.keras`` files
-keep them. A network calibrated for T may be simulated for another number of steps; its accuracy may drop.
+for the procedure, this is our own implementation). Each layer is simulated for exactly T steps from the stored
+spike trains of the (already calibrated) layers it reads (:mod:`.frontier`: O(depth), the same numbers as
+simulating the partial network up to it, :func:`measured_rates`), streaming the calibration data in batches,
+and the error between the rate the ANN asks for, ``r_ANN = clip(a/λ, 0, 1)``, and the measured rate ``r_SNN``
+is handed to each requested :class:`RateMode`, which turns it into a correction of its own weight (see
+:mod:`.bias` and :mod:`.potential`). The calibrated quantities are non-trainable weights of the neuron layers,
+so ``.keras`` files keep them. A network calibrated for T may be simulated for another number of steps; its
+accuracy may drop.
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ def ann_target_rates(model: keras.Model, site_layers: list, scales: list, data, 
 def measured_rates(snn: keras.Model, layer, data, timesteps: int, batch_size: int = 100) -> dict[str, np.ndarray]:
     """Mean firing rate per neuron over the calibration images of ``layer`` and of every spiking layer before it.
 
-    The network is simulated for ``timesteps`` steps up to ``layer`` only.
+    The network is simulated for ``timesteps`` steps up to ``layer`` only (the reference measurement; calibration
+    itself simulates each layer alone from stored spikes, :class:`~spkeras.calibration.modes.frontier.Frontier`).
 
     Returns:
         A dict from layer name to its rates (spikes per step, per neuron).
