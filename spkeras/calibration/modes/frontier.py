@@ -61,7 +61,7 @@ class Frontier:
     Args:
         snn: The converted network.
         neuron_layers: Its neuron layers that will be visited (with :meth:`advance`), in network order.
-        data: Calibration inputs (array or batched ``tf.data.Dataset``; read once).
+        data: Calibration inputs (array or batched ``tf.data.Dataset``; read once), or a list of input batches.
         timesteps: T.
         batch_size: Batch size for arrays.
 
@@ -80,7 +80,7 @@ class Frontier:
         self.timesteps = int(timesteps)
         nodes = self.network.nodes
         self.position = {id(nodes[i].layer): i for i in self.network.neuron_positions}
-        self.batches = [batch for batch in iterate_batches(data, batch_size)]
+        self.batches = list(data) if isinstance(data, list) else list(iterate_batches(data, batch_size))
         if not self.batches:
             raise ValueError("The calibration data is empty. Received: 0 samples. Pass at least one input sample.")
         self.count = sum(int(batch.shape[0]) for batch in self.batches)

@@ -80,7 +80,9 @@ def calibrate_steps(
     """
     progress = progress_bar(len(neuron_layers), verbose, "layer")
     # Each layer's input currents are simulated from the stored spikes of the layers before it (O(depth)).
-    frontier = Frontier(snn, neuron_layers, data, timesteps, BATCH_SIZE)
+    # The data are read once: the same batches feed the ANN targets and the spiking layers (shuffling datasets too).
+    batches = list(iterate_batches(data, BATCH_SIZE))
+    frontier = Frontier(snn, neuron_layers, batches, timesteps, BATCH_SIZE)
     for position, (layer, relu, scale) in enumerate(zip(neuron_layers, site_layers, scales)):
         held = int(layer.step_bias.shape[0])
         if held != timesteps:
@@ -91,7 +93,6 @@ def calibrate_steps(
         activation = keras.Model(ann.inputs, relu.output)
         scale = tf.constant(np.asarray(scale, "float32"))
         corrections = _step_corrections(layer, timesteps, alpha)
-        batches = iterate_batches(data, BATCH_SIZE)
         for batch, currents in zip(batches, frontier.currents(layer)):
             rates = tf.clip_by_value(activation(batch, training=False) / scale, 0.0, 1.0)
             target = tf.reduce_mean(tf.reshape(rates, [-1, tf.shape(rates)[-1]]), axis=0)
