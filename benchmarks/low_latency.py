@@ -148,6 +148,7 @@ def convert_and_evaluate(model, calibration, x_test, y_test, method, mode, times
     return {
         "accuracy": result.accuracy_at(timesteps),
         "spikes_per_image": result.spikes_per_image(),
+        "synaptic_operations_per_image": spkeras.metrics.summarize(snn, result)["synaptic_operations"],
         "spikes_per_image_per_layer": result.spikes_per_layer(),
         "conversion_time_s": conversion_time,
         "evaluation_time_s": result.wall_time,
@@ -333,6 +334,47 @@ def cost_table(entry: dict) -> str:
     return markdown_table(header, rows)
 
 
+def equal_budget(entry: dict, method: str) -> dict:
+    """Accuracy at equal spike budget: per mode, the best accuracy of any of its cells (any T it was calibrated
+    and simulated for) that spends at most the spikes per image of the uncalibrated network at each T.
+
+    Returns ``{"budgets": {T: spikes of "none"}, "modes": {mode: {T: (accuracy, T used, spikes) or None}}}``;
+    no interpolation between cells, so every number is a measured operating point.
+    """
+    modes = entry["results"].get(method, {})
+    baseline = modes.get("none", {})
+    budgets = {int(t): value["spikes_per_image"] for t, value in baseline.items()}
+    table = {}
+    for mode, per_t in modes.items():
+        row = {}
+        for t, budget in sorted(budgets.items()):
+            within = [(v["accuracy"], int(s), v["spikes_per_image"]) for s, v in per_t.items()]
+            within = [cell for cell in within if cell[2] <= budget * (1 + 1e-9)]
+            row[t] = max(within) if within else None
+        table[mode] = row
+    return {"budgets": budgets, "modes": table}
+
+
+def budget_table(entry: dict, method: str) -> str:
+    budget = equal_budget(entry, method)
+    steps = sorted(budget["budgets"])
+    header = ["calibrate", "spikes vs none at equal T"] + [
+        f"≤ {budget['budgets'][t]:,.0f} (none, T={t})" for t in steps
+    ]
+    rows = []
+    modes = entry["results"][method]
+    for mode, row in budget["modes"].items():
+        ratios = [
+            modes[mode][str(t)]["spikes_per_image"] / modes["none"][str(t)]["spikes_per_image"]
+            for t in steps
+            if str(t) in modes[mode] and modes["none"][str(t)]["spikes_per_image"] > 0
+        ]
+        spread = f"{min(ratios):.2f}–{max(ratios):.2f}×" if ratios else "-"
+        cells = ["-" if row[t] is None else f"{100 * row[t][0]:.2f} (T={row[t][1]})" for t in steps]
+        rows.append([mode, spread] + cells)
+    return markdown_table(header, rows)
+
+
 def analysis_markdown(report: dict) -> str:
     lines = [
         "# Low latency: per-layer rate error against the ANN",
@@ -417,6 +459,18 @@ def write_markdown(report: dict, path: pathlib.Path) -> pathlib.Path:
             cost_table(entry),
             "",
         ]
+        for method in entry["results"]:
+            if "none" not in entry["results"][method]:
+                continue
+            lines += [
+                f"Accuracy at equal spike budget ({method}): the best accuracy (%) of each mode, at any T it was "
+                "calibrated and simulated for, within the spikes per image that the uncalibrated network spends "
+                "at each T (column); '-': every T of the mode spends more. Second column: the mode's spikes per "
+                "image over the uncalibrated network's at the same T (range over T).",
+                "",
+                budget_table(entry, method),
+                "",
+            ]
         for row in entry.get("targets", []):
             if row["met"] is None:
                 lines.append(f"- Target T={row['timesteps']} (loss ≤ {row['max_loss_pp']} pp): not run.")
@@ -515,7 +569,12 @@ def main(argv=None) -> int:
         help="per-layer rate errors for missed targets (auto), every target (all) or none",
     )
     parser.add_argument("--output-dir", default=str(RESULTS))
+    parser.add_argument("--report-only", action="store_true", help="rewrite low_latency.md from the JSON, run nothing")
     arguments = parser.parse_args(argv)
+    if arguments.report_only:
+        output = pathlib.Path(arguments.output_dir)
+        write_markdown(json.loads((output / "low_latency.json").read_text()), output / "low_latency.md")
+        return 0
     unknown = sorted(set(arguments.modes) - set(available_modes()))
     if unknown:
         parser.error(f"unknown mode(s) {unknown}; available: {available_modes()}")

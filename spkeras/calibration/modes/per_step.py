@@ -6,7 +6,10 @@ charged with its input current plus ``b_t``; the per-channel mean deviation of t
 rate the ANN asks for, ``d_t = E[r_t] − E[clip(a/λ, 0, 1)]``, gives the correction ``−α·θ·d_t``, which is added to
 ``b_t`` and applied to the step before moving on (the replay), so that later steps see the corrected membrane.
 Corrections accumulate over the calibration batches (α = 0.5 as in the authors' public code, which was read for
-the procedure; this is our own implementation on :meth:`~spkeras.layers.IntegrateAndFire.step`).
+the procedure; this is our own implementation on :meth:`~spkeras.layers.IntegrateAndFire.step`). Each layer's input
+currents are simulated from the stored spike trains of the layers before it (:mod:`.frontier`), so the cost is
+about two simulations of the calibration set whatever the depth (the result is that of simulating the partial
+network up to each layer).
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ import numpy as np
 import tensorflow as tf
 
 from spkeras.batching import iterate_batches
+from spkeras.calibration.modes.frontier import Frontier
 from spkeras.calibration.modes.registry import CalibrationMode, CalibrationRun, register_mode
 from spkeras.progress import progress_bar
-from spkeras.simulate import get_simulator
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +79,10 @@ def calibrate_steps(
         verbose: Show a progress bar (one unit per layer).
     """
     progress = progress_bar(len(neuron_layers), verbose, "layer", "calibration per_step")
+    # Each layer's input currents are simulated from the stored spikes of the layers before it (O(depth)).
+    # The data are read once: the same batches feed the ANN targets and the spiking layers (shuffling datasets too).
+    batches = list(iterate_batches(data, BATCH_SIZE))
+    frontier = Frontier(snn, neuron_layers, batches, timesteps, BATCH_SIZE)
     for position, (layer, relu, scale) in enumerate(zip(neuron_layers, site_layers, scales)):
         held = int(layer.step_bias.shape[0])
         if held != timesteps:
@@ -83,15 +90,15 @@ def calibrate_steps(
                 f"Layer '{layer.name}' holds {held} per-step biases but {timesteps} steps are "
                 "calibrated. Received: a network built for another T. Convert with calibrate='per_step' for this T."
             )
-        currents_of = get_simulator(keras.Model(snn.inputs, layer.input), timesteps, require_neurons=False)
         activation = keras.Model(ann.inputs, relu.output)
         scale = tf.constant(np.asarray(scale, "float32"))
         corrections = _step_corrections(layer, timesteps, alpha)
-        for index, batch in enumerate(iterate_batches(data, BATCH_SIZE)):
+        for batch, currents in zip(batches, frontier.currents(layer)):
             rates = tf.clip_by_value(activation(batch, training=False) / scale, 0.0, 1.0)
             target = tf.reduce_mean(tf.reshape(rates, [-1, tf.shape(rates)[-1]]), axis=0)
-            currents = currents_of.output_trains(batch, tf.constant([0, index], tf.int64))
             layer.step_bias.assign_add(corrections(currents, target))
+        if position + 1 < len(neuron_layers):
+            frontier.advance(layer)  # its spikes with the final per-step biases, for the layers after it
         logger.info(
             "per-step calibration of '%s': |b_t| mean %.4g.",
             layer.name,

@@ -2,12 +2,14 @@
 
 After a method has set the thresholds, the network is tuned layer by layer in network order, on unlabeled
 calibration images, against the BN-folded ANN (Li et al., ICML 2021; their public SNN-calibration code was read
-for the procedure, this is our own implementation). For each layer the partial network up to it is simulated for
-exactly T steps (earlier layers already calibrated), streaming the calibration data in batches, and the error
-between the rate the ANN asks for, ``r_ANN = clip(a/λ, 0, 1)``, and the measured rate ``r_SNN`` is handed to each
-requested :class:`RateMode`, which turns it into a correction of its own weight (see :mod:`.bias` and
-:mod:`.potential`). The calibrated quantities are non-trainable weights of the neuron layers, so ``.keras`` files
-keep them. A network calibrated for T may be simulated for another number of steps; its accuracy may drop.
+for the procedure, this is our own implementation). Each layer is simulated for exactly T steps from the stored
+spike trains of the (already calibrated) layers it reads (:mod:`.frontier`: O(depth), the same numbers as
+simulating the partial network up to it, :func:`measured_rates`), streaming the calibration data in batches,
+and the error between the rate the ANN asks for, ``r_ANN = clip(a/λ, 0, 1)``, and the measured rate ``r_SNN``
+is handed to each requested :class:`RateMode`, which turns it into a correction of its own weight (see
+:mod:`.bias` and :mod:`.potential`). The calibrated quantities are non-trainable weights of the neuron layers,
+so ``.keras`` files keep them. A network calibrated for T may be simulated for another number of steps; its
+accuracy may drop.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from spkeras.batching import iterate_batches
+from spkeras.calibration.modes.frontier import Frontier
 from spkeras.calibration.modes.registry import CalibrationMode, CalibrationRun
 from spkeras.progress import progress_bar
 from spkeras.simulate import get_simulator
@@ -84,7 +87,8 @@ def ann_target_rates(model: keras.Model, site_layers: list, scales: list, data, 
 def measured_rates(snn: keras.Model, layer, data, timesteps: int, batch_size: int = 100) -> dict[str, np.ndarray]:
     """Mean firing rate per neuron over the calibration images of ``layer`` and of every spiking layer before it.
 
-    The network is simulated for ``timesteps`` steps up to ``layer`` only.
+    The network is simulated for ``timesteps`` steps up to ``layer`` only (the reference measurement; calibration
+    itself simulates each layer alone from stored spikes, :class:`~spkeras.calibration.modes.frontier.Frontier`).
 
     Returns:
         A dict from layer name to its rates (spikes per step, per neuron).
@@ -123,8 +127,11 @@ def calibrate_neurons(
 ) -> list[dict]:
     """Tunes the bias currents and/or initial potentials of ``neuron_layers``, one layer after the other.
 
-    One simulation up to layer l measures both the effect of layer l−1's correction and layer l's error, so the
-    cost is one partial simulation per layer and mode (plus one).
+    Each layer is simulated alone, from the stored spike trains of the (already calibrated) layers it reads
+    (:class:`~spkeras.calibration.modes.frontier.Frontier`): once per mode to measure its error before that
+    mode's correction, and once more to measure the corrected rates and store its spikes for the layers after
+    it. So the cost is (modes + 1) simulations of the calibration set, whatever the depth, and the results are
+    those of simulating the partial network up to each layer (:func:`measured_rates`).
 
     Args:
         snn: The converted network (its neuron layers were built with the modes' calibration weights).
@@ -143,25 +150,18 @@ def calibrate_neurons(
     if not steps:
         return []
     report = [{"layer": layer.name} for layer in neuron_layers]
+    frontier = Frontier(snn, neuron_layers, data, timesteps, batch_size)
     progress = progress_bar(
         len(neuron_layers), verbose, "layer", f"calibration {'+'.join(mode.name for mode in steps)}"
     )
     for position, (layer, target) in enumerate(zip(neuron_layers, target_rates)):
         threshold = np.asarray(layer.threshold.numpy(), "float64")
         for mode in steps:
-            rates = measured_rates(snn, layer, data, timesteps, batch_size)
-            if position and mode == steps[0]:
-                previous = neuron_layers[position - 1]
-                report[position - 1]["error_after"] = float(
-                    np.mean(np.abs(target_rates[position - 1] - rates[previous.name]))
-                )
-            error = target - rates[layer.name]
+            error = target - frontier.rates(layer)
             report[position].setdefault("error_before", float(np.mean(np.abs(error))))
             mode.correct(layer, error, threshold, timesteps)
+        report[position]["error_after"] = float(np.mean(np.abs(target - frontier.advance(layer))))
         progress.update(position + 1)
-    last = neuron_layers[-1]
-    final = measured_rates(snn, last, data, timesteps, batch_size)[last.name]
-    report[-1]["error_after"] = float(np.mean(np.abs(target_rates[-1] - final)))
     for entry in report:
         logger.info(
             "calibration of '%s': mean |rate error| %.4f -> %.4f.",
