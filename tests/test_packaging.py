@@ -154,7 +154,7 @@ def _documents():
 INDEX_INSTALL = re.compile(r"pip3? install (?:-\S+ )*[\"']?spkeras(?:\[[\w,]+\])?[\"']?(?=[\s`)]|$)")
 # Files of other branches that still carry such a line: their owners replace it with `pip install -e ".[nir]"`
 # (from a clone); delete the entry once that has landed.
-AWAITING_FIX = {"docs/nir.md", "docs/cli.md"}
+AWAITING_FIX: set[str] = set()
 
 
 @pytest.mark.parametrize("path", list(_documents()), ids=lambda path: path.relative_to(ROOT).as_posix())
