@@ -5,8 +5,9 @@ from __future__ import annotations
 from spkeras.cli.constants import EXIT_OK, EXIT_REFUSED
 from spkeras.cli.loading import load
 from spkeras.cli.startup import start_tensorflow
-from spkeras.cli.stored import code_layers, config_report, stored_config
+from spkeras.cli.stored import code_layers, config_report
 from spkeras.cli.support import check_model_file
+from spkeras.io import read_model_config
 
 UNCHECKED = "type converts (settings not checked: the model was not loaded; --unsafe loads it)"
 
@@ -29,7 +30,7 @@ def info(arguments) -> int:
     start_tensorflow()
     from spkeras.conversion import layer_report
 
-    config = stored_config(arguments.model)
+    config = read_model_config(arguments.model)
     if code_layers(config) and not arguments.unsafe:
         # Loading would run the code stored in the file: describe it from its config instead.
         report = config_report(config, arguments.max_pooling)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from spkeras.cli.stored import code_layers, stored_config
+from spkeras.cli.stored import code_layers
 from spkeras.cli.support import check_model_file
 from spkeras.errors import UsageError
+from spkeras.io import read_model_config
 
 
 def load(path, argument: str, unsafe: bool = False):
@@ -22,7 +23,7 @@ def load(path, argument: str, unsafe: bool = False):
 
     if not unsafe:
         check_model_file(path, argument)
-        code = code_layers(stored_config(path))
+        code = code_layers(read_model_config(path))
         if code:
             names = ", ".join(f"'{name}'" for name, _ in code)
             raise UsageError(

@@ -6,25 +6,10 @@ loading, so such a file is described from its config instead (unless ``--unsafe`
 
 from __future__ import annotations
 
+from spkeras.io import config_layers
+
 CODE_LAYERS = ("Lambda",)  # layer types whose config carries Python code (bytecode or a function reference)
 _MODELS = ("Sequential", "Functional", "Model")
-
-
-def stored_config(path) -> dict:
-    """The model config stored in a ``.keras`` archive (``config.json``) or an ``.h5`` file (``model_config``).
-
-    The file must have passed :func:`spkeras.io.check_model_file` (a complete archive or HDF5 file).
-
-    Examples:
-        >>> import pathlib, tempfile, keras
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.keras"
-        >>> keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="out")]).save(path)
-        >>> stored_config(path)["class_name"]
-        'Sequential'
-    """
-    from spkeras.io import read_model_config  # checks the size of the config before reading it
-
-    return read_model_config(path)
 
 
 def stored_layers(config: dict) -> list[tuple[str, str]]:
@@ -38,19 +23,13 @@ def stored_layers(config: dict) -> list[tuple[str, str]]:
         >>> stored_layers(config)
         [('double', 'Lambda'), ('out', 'Dense')]
     """
-    inner = config.get("config") if isinstance(config, dict) else None
-    entries = inner.get("layers") if isinstance(inner, dict) else inner
-    found = []
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
-            continue
-        class_name = entry["class_name"]
-        if class_name in _MODELS:
-            found.extend(stored_layers(entry))
-        elif class_name != "InputLayer":
-            layer_config = entry.get("config") if isinstance(entry.get("config"), dict) else {}
-            found.append((str(layer_config.get("name", entry.get("name", "?"))), class_name))
-    return found
+    # One walker of stored configs (spkeras.io, bounded in depth); nested models' own entries are left out and
+    # their layers keep their own names.
+    return [
+        (entry.name.rsplit("/", 1)[-1], entry.class_name)
+        for entry in config_layers(config)
+        if entry.class_name not in _MODELS and entry.class_name != "InputLayer"
+    ]
 
 
 def code_layers(config: dict) -> list[tuple[str, str]]:

@@ -101,7 +101,7 @@ def lower_model(model: keras.Model, max_pooling: str = "spiking") -> list[Node]:
         raise UnsupportedLayerError.combine(problems, model.name)
     heads = sorted((node.output_slot, index) for index, node in enumerate(graph_nodes) if node.is_output)
     if len(heads) > 1:
-        nodes.append(_joined_heads(model, [graph_nodes[index].layer for _, index in heads], nodes, output_of, heads))
+        nodes.append(_joined_heads(graph_nodes, heads, output_of))
     output_index = len(nodes) - 1 if len(heads) > 1 else output_of[heads[0][1]]
     if output_index != len(nodes) - 1:
         nodes = _prune(nodes, output_index)
@@ -112,9 +112,10 @@ def lower_model(model: keras.Model, max_pooling: str = "spiking") -> list[Node]:
 JOINED_HEADS = "spkeras_heads"
 
 
-def _joined_heads(model, layers, nodes, output_of, heads) -> Node:
+def _joined_heads(graph_nodes, heads, output_of) -> Node:
     """A Concatenate of the model's output heads (each ``(batch, units)``): the SNN has one output tensor."""
-    for layer in layers:
+    for _, index in heads:
+        layer = graph_nodes[index].layer
         if len(layer.output.shape) != 2:
             raise UnsupportedLayerError(
                 layer,
@@ -122,10 +123,8 @@ def _joined_heads(model, layers, nodes, output_of, heads) -> Node:
                 f"{tuple(layer.output.shape)}. Flatten the head, or convert a model with this output only.",
             )
     joined = keras.layers.Concatenate(axis=-1, name=JOINED_HEADS)
-    inputs = tuple(output_of[index] for _, index in heads)
-    return Node(
-        kind="merge", source=joined, make_layer=lambda name: keras.layers.Concatenate(axis=-1, name=name), inputs=inputs
-    )
+    (step,) = find_converter(joined)(joined, ConversionContext())  # the registered Concatenate converter
+    return Node(**vars(step), inputs=tuple(output_of[index] for _, index in heads))
 
 
 def output_heads(model: keras.Model) -> list[tuple[str, int]]:

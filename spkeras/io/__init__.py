@@ -20,7 +20,7 @@ import importlib
 
 from spkeras.io.atomic import atomic_output, current_umask, refuse_existing, write_text
 from spkeras.io.check import MODEL_SUFFIXES, check_model_file
-from spkeras.io.config import LayerEntry, list_layers, read_model_config
+from spkeras.io.config import LayerEntry, config_layers, list_layers, read_model_config
 from spkeras.io.models import load_model, save_model
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "LayerEntry",
     "atomic_output",
     "check_model_file",
+    "config_layers",
     "current_umask",
     "list_layers",
     "load_model",

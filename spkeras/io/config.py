@@ -115,7 +115,19 @@ def list_layers(path, argument: str = "path") -> list[LayerEntry]:
         >>> [entry.class_name for entry in list_layers(spkeras.demo.DEMO_MODEL_PATH)][:2]
         ['InputLayer', 'Conv2D']
     """
-    return _entries(read_model_config(path, argument), "", 0)
+    return config_layers(read_model_config(path, argument))
+
+
+def config_layers(config: dict) -> list[LayerEntry]:
+    """Every layer a model config declares (name and class), nested models included, as :func:`list_layers`.
+
+    Examples:
+        >>> config = {"class_name": "Sequential", "config": {"layers": [
+        ...     {"class_name": "Dense", "config": {"name": "out", "units": 2}}]}}
+        >>> config_layers(config)
+        [LayerEntry(name='out', class_name='Dense')]
+    """
+    return _entries(config, "", 0)
 
 
 def declared_input_shapes(config) -> list[tuple] | None:

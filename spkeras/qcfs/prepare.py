@@ -8,6 +8,7 @@ accuracy; a warning says so. The model's output activation is kept (the readout)
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 
@@ -49,6 +50,7 @@ ACTIVATION_LAYERS = (
 )
 
 
+@functools.cache
 def _replaced_functions() -> dict:
     """The Keras activation functions of :data:`REPLACED_ACTIVATIONS` known to this Keras version → name."""
     found = {}

@@ -161,8 +161,18 @@ def available_pipelines() -> dict[str, tuple[str, ...]]:
 
 
 def get_mode(name: str) -> CalibrationMode:
-    """The registered mode called ``name``."""
-    return resolve_modes(name)[0]
+    """The registered mode called ``name`` (a mode, not a pipeline: see :func:`resolve_modes` for those).
+
+    Examples:
+        >>> get_mode("bias").neuron_weights
+        {'bias_current': 'channel_current'}
+    """
+    if name not in _MODES:
+        raise ValueError(
+            f"No calibration mode '{name}' is registered. Received: {name!r}. Known modes: {available_modes()} "
+            f"(pipelines such as {sorted(_PIPELINES)} are resolved by resolve_modes)."
+        )
+    return _MODES[name]
 
 
 def resolve_modes(calibrate) -> tuple[CalibrationMode, ...]:
