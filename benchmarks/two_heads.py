@@ -5,7 +5,8 @@ Usage:
 
 An MNIST CNN with a shared trunk and two outputs — the digit (softmax over 10 classes) and the image's ink, its
 mean pixel intensity × 10 (a linear regression head) — is trained (seeded), converted with ``spkeras.convert``
-(ecc, T = max(--timesteps); without calibration and with ``calibrate="light"`` for that T) and scored with
+(ecc, T = max(--timesteps), without calibration and with ``calibrate="light"`` for that T; and channelwise with
+one threshold per neuron of the dense hidden layer, ``dense_thresholds="neuron"``, ``v_init=0.5``) and scored with
 ``spkeras.simulate.score``: accuracy of the classifier and mean squared error of the regression head at each T,
 next to the ANN's. Results go to
 benchmarks/results/two_heads.json.
@@ -61,18 +62,28 @@ def main() -> None:
     metrics = [keras.metrics.SparseCategoricalAccuracy(), "mse"]
     record = {"machine": machine(), "arguments": vars(arguments)}
     rows = []
-    for calibrate in (None, "light"):
-        snn = spkeras.convert(model, x_train[:500], timesteps=max(arguments.timesteps), calibrate=calibrate)
+    conversions = {
+        "ecc": {},
+        "ecc, calibrate='light'": {"calibrate": "light"},
+        "channelwise, dense_thresholds='neuron', v_init=0.5": {
+            "method": "channelwise",
+            "dense_thresholds": "neuron",
+            "v_init": 0.5,
+            "calibration_timesteps": max(arguments.timesteps),
+        },
+    }
+    for label, options in conversions.items():
+        snn = spkeras.convert(model, x_train[:500], timesteps=max(arguments.timesteps), **options)
         scores = spkeras.simulate.score(snn, x_test, [y_test, ink_test], metrics, ann=model)
         accuracy, error = scores["snn"]
         ann_accuracy, ann_error = scores["ann"]
         record["ann"] = {"accuracy": ann_accuracy, "mse": ann_error}
-        record[f"snn_calibrate_{calibrate}"] = {
+        record[f"snn {label}"] = {
             str(t): {"accuracy": float(accuracy[t - 1]), "mse": float(error[t - 1])} for t in arguments.timesteps
         }
         rows += [
             [
-                f"SNN, calibrate={calibrate!r}, T = {t}",
+                f"SNN, {label}, T = {t}",
                 f"{accuracy[t - 1]:.4f}",
                 f"{error[t - 1]:.5f}",
                 f"{error[t - 1] / ann_error:.2f}",

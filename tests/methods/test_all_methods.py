@@ -83,6 +83,25 @@ def test_channelwise_dense_hidden_layers_get_one_threshold():
     assert thresholds[0].shape == (6,) and thresholds[1].shape == (8,) and thresholds[2].shape == ()
 
 
+def test_channelwise_dense_neuron_thresholds_are_per_neuron_max_currents():
+    inputs = keras.Input((2,))
+    hidden = keras.layers.Dense(3, activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+    model.layers[1].set_weights([np.array([[1.0, 0.5, 2.0], [0.0, 1.0, -1.0]]), np.array([0.0, 0.25, 0.0])])
+    x = np.array([[0.5, 1.0], [1.0, 0.5], [0.25, 0.0]], "float32")
+    # First layer, analog input: per-step current W x + b, maximum per neuron over the samples.
+    by_hand = np.maximum(x @ model.layers[1].get_weights()[0] + [0.0, 0.25, 0.0], 0.0).max(axis=0)
+    snn = spkeras.convert(model, x, method="channelwise", dense_thresholds="neuron", calibration_timesteps=4)
+    np.testing.assert_allclose(_thresholds(snn)[0], by_hand, rtol=1e-6)
+    layer_wise = spkeras.convert(model, x, method="channelwise", calibration_timesteps=4)
+    np.testing.assert_allclose(_thresholds(layer_wise)[0], by_hand.max(), rtol=1e-6)
+
+
+def test_channelwise_refuses_an_unknown_dense_thresholds_value():
+    with pytest.raises(ValueError, match=r"dense_thresholds must be one of 'layer', 'neuron'.*Received: "):
+        spkeras.convert(tiny_cnn(seed=2), tiny_inputs(10), method="channelwise", dense_thresholds="channel")
+
+
 def test_opi_uses_the_clip_bound_and_half_threshold_start():
     inputs = keras.Input((3,))
     hidden = keras.layers.Dense(4)(inputs)
