@@ -5,7 +5,8 @@ architecture (a Sequential CNN, a functional CNN with two branches added), a sma
 on a few hundred MNIST images (../shared/data/mnist.npz, fixed seeds), written in that era's exact HDF5 layout and
 config JSON, and loaded back with ``spkeras.load_model``. The table reports whether Keras 3 alone reads the file
 correctly, whether spkeras loads it, whether the loaded ANN's outputs are bit-identical to the trained network's,
-its accuracy, and the accuracy of ``spkeras.convert(..., timesteps=64)`` evaluated at T = 16 and 64.
+its accuracy, and the accuracy of ``spkeras.convert(..., timesteps=64)`` evaluated at T = 16 and 64, and of
+``spkeras.convert(..., timesteps=64, calibrate="advanced")`` at T = 64.
 
 Further ``.h5`` files (e.g. real ones from public repositories) can be passed as arguments: they are loaded with
 Keras 3 alone and with spkeras and evaluated on MNIST (or, for 32x32x3 inputs, the CIFAR-10 subset) test images
@@ -53,7 +54,13 @@ def _accuracy(model, x, y) -> float:
 def _snn(model, x_calibration, x_test, y_test) -> dict:
     snn = spkeras.convert(model, x_calibration[:CALIBRATION], timesteps=64)
     result = spkeras.evaluate(snn, x_test, y_test, timesteps=64)
-    return {"snn_t16": result.accuracy_at(16), "snn_t64": result.accuracy_at(64)}
+    calibrated = spkeras.convert(model, x_calibration[:CALIBRATION], timesteps=64, calibrate="advanced")
+    advanced = spkeras.evaluate(calibrated, x_test, y_test, timesteps=64)
+    return {
+        "snn_t16": result.accuracy_at(16),
+        "snn_t64": result.accuracy_at(64),
+        "snn_advanced_t64": advanced.accuracy_at(64),
+    }
 
 
 def corpus_rows(data, folder: pathlib.Path) -> list[dict]:
@@ -110,14 +117,16 @@ def file_rows(paths: list[str], mnist) -> list[dict]:
 def table(rows: list[dict]) -> str:
     lines = [
         f"{'era':<14} {'model':<24} {'layers':>6} {'Keras 3 alone':<30} {'loads':<5} {'identical':<9} "
-        f"{'ANN':>6} {'SNN T=16':>8} {'SNN T=64':>8}"
+        f"{'ANN':>6} {'SNN T=16':>8} {'SNN T=64':>8} {'advanced T=64':>13}"
     ]
     for row in rows:
-        number = {key: f"{row[key]:.3f}" if key in row else "-" for key in ("ann", "snn_t16", "snn_t64")}
+        number = {
+            key: f"{row[key]:.3f}" if key in row else "-" for key in ("ann", "snn_t16", "snn_t64", "snn_advanced_t64")
+        }
         lines.append(
             f"{row['era']:<14} {row['model'][:24]:<24} {row.get('layers', '-'):>6} {row['keras3_alone'][:30]:<30} "
             f"{'y' if row['loads'] else 'n':<5} {str(row.get('bit_identical', '-')):<9} {number['ann']:>6} "
-            f"{number['snn_t16']:>8} {number['snn_t64']:>8}"
+            f"{number['snn_t16']:>8} {number['snn_t64']:>8} {number['snn_advanced_t64']:>13}"
         )
     return "\n".join(lines)
 
