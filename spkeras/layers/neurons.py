@@ -229,8 +229,18 @@ class IntegrateAndFire(keras.layers.Layer):
         (potential,) = state
         potential = self.charge(potential, current)
         spikes = self.fire(potential)
+        if self._shares_scaled_spikes():  # θ·spikes computed once, for the reset and the output (same values)
+            scaled = spikes * self.threshold
+            return scaled, (potential - scaled,), spikes
         potential = self.reset_potential(potential, spikes)
         return self.emit(spikes), (potential,), spikes
+
+    def _shares_scaled_spikes(self) -> bool:
+        """Whether the stock soft reset and the stock θ-valued output both need ``spikes · θ``."""
+        stock = (
+            type(self).reset_potential is IntegrateAndFire.reset_potential and type(self).emit is IntegrateAndFire.emit
+        )
+        return stock and self.reset == "soft" and self.spike_value == "threshold"
 
     # --- closed form -------------------------------------------------------------------------------------
 

@@ -32,6 +32,21 @@ class ChunkResult(NamedTuple):
 class MeasurementsMixin:
     """Compiled measurements of a :class:`~spkeras.simulate.simulator.Simulator` (see its ``fold``)."""
 
+    @staticmethod
+    def _counting_step(layer):
+        """The layer's time step, also returning its spike count and event count (summed over the batch)."""
+        adjusts = getattr(layer, "adjusts_input", False)
+
+        def step(current, state, time_index):
+            if adjusts:
+                current = layer.input_current(current, time_index)
+            output, state, spikes = layer.step(current, state)
+            count = tf.reduce_sum(tf.abs(spikes) if layer.signed_spikes else spikes)
+            event = tf.cast(tf.math.count_nonzero(spikes), tf.float32) if layer.graded_spikes else count
+            return output, state, count, event
+
+        return step
+
     def _mean_values(self, x, seed):
         self.traces += 1
         batch = tf.shape(x)[0]
