@@ -8,7 +8,7 @@
 - *Consistency for batch normalisation*: BN is folded with its true statistics and its own epsilon
   (done for every method by the converter).
 - Optional *percentile* λ (``percentile=p``, default 100 = the maximum, as in the paper): well-trained networks
-  have heavy-tailed activations (max 2–3× the 99.9th percentile on a 91 % CIFAR-10 ResNet-20), so the maximum
+  have heavy-tailed activations (max 1.7–2.5× the 99.9th percentile on a 91 % CIFAR-10 ResNet-20), so the maximum
   leaves most neurons at a few percent of the rate range; ``percentile=99.9`` cut that ResNet-20's loss at
   T = 64 from 6 pp to under 1 pp (benchmarks/results/public_resnet20.md).
 - Optional *weight quantisation* (``signed_bit=n``, 0 = off): each layer's weights become signed n-bit
