@@ -45,6 +45,18 @@ def test_ecc_amplification_is_the_gain():
     assert get_method("ecc")().v_init == 0.5
 
 
+def test_ecc_percentile_clips_a_heavy_tail():
+    rng = np.random.default_rng(0)
+    values = rng.lognormal(0.0, 1.0, size=(2000, 50)).astype("float32")
+    stats = _statistics(values)
+    assert get_method("ecc")().site_scale(stats) == values.max()  # default: the exact maximum, unchanged
+    clipped = get_method("ecc")(percentile=99.9).site_scale(stats)
+    assert clipped == pytest.approx(np.percentile(values, 99.9), rel=5e-3)
+    assert clipped < values.max() / 2
+    with pytest.raises(ValueError, match="Received"):
+        get_method("ecc")(percentile=0)
+
+
 def test_a_new_method_is_one_registered_class():
     @register_method("half_max_test")
     class HalfMax(ThresholdPolicy):
