@@ -1,7 +1,7 @@
 """Low latency: post-conversion calibration (issue 15) on three reference networks, T = 2 ... 64.
 
 Usage:
-    python benchmarks/low_latency.py [--models resnet vgg mnist] [--methods ecc robust]
+    python benchmarks/low_latency.py [--models resnet vgg mnist] [--methods ecc robust cos:2]
         [--modes none threshold bias potential light advanced] [--timesteps 2 4 8 16 32 64]
         [--cifar-limit 1000] [--mnist-limit N] [--batch-size 100] [--resume] [--analysis auto|none|all]
         [--output-dir benchmarks/results]
@@ -128,6 +128,22 @@ class _Capture(logging.Handler):
         self.lines.append(record.getMessage())
 
 
+def method_arguments(method: str) -> dict:
+    """``spkeras.convert`` arguments of a ``--methods`` entry: a method name, or ``cos:ρ`` / ``srp:ρ`` for the
+    pre-simulating methods with ``presim_steps=ρ`` (the ρ steps count in T).
+
+    Examples:
+        >>> method_arguments("cos:2")
+        {'method': 'cos', 'presim_steps': 2}
+    """
+    name, _, rho = method.partition(":")
+    if not rho:
+        return {"method": name}
+    if name not in ("cos", "srp") or not rho.isdigit() or int(rho) < 1:
+        raise ValueError(f"--methods: METHOD:RHO needs METHOD cos or srp and RHO >= 1. Received: {method!r}.")
+    return {"method": name, "presim_steps": int(rho)}
+
+
 def convert_and_evaluate(model, calibration, x_test, y_test, method, mode, timesteps, batch_size) -> dict:
     capture = _Capture()
     calibration_logger = logging.getLogger(rates.__name__)
@@ -138,7 +154,7 @@ def convert_and_evaluate(model, calibration, x_test, y_test, method, mode, times
     try:
         started = time.perf_counter()
         snn = spkeras.convert(
-            model, calibration, method=method, timesteps=timesteps, calibrate=calibrate_argument(mode)
+            model, calibration, timesteps=timesteps, calibrate=calibrate_argument(mode), **method_arguments(method)
         )
         conversion_time = time.perf_counter() - started
     finally:
@@ -174,7 +190,7 @@ def layer_errors(model, folded, relus, calibration, x, method, mode, timesteps, 
     snn = spkeras.convert(
         model,
         calibration,
-        method=method,
+        **method_arguments(method),
         timesteps=timesteps,
         calibrate=calibrate_argument(mode),
         spike_value="threshold",
@@ -578,7 +594,9 @@ def main(argv=None) -> int:
     unknown = sorted(set(arguments.modes) - set(available_modes()))
     if unknown:
         parser.error(f"unknown mode(s) {unknown}; available: {available_modes()}")
-    unknown = sorted(set(arguments.methods) - set(spkeras.methods.available_methods()))
+    unknown = sorted(
+        {method_arguments(m)["method"] for m in arguments.methods} - set(spkeras.methods.available_methods())
+    )
     if unknown:
         parser.error(f"unknown method(s) {unknown}; available: {spkeras.methods.available_methods()}")
     output = pathlib.Path(arguments.output_dir)

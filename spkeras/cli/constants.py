@@ -6,7 +6,7 @@ parser's help cannot ask it. ``--method`` and ``--calibrate`` are checked agains
 the names listed here are exactly the library's, and that docs/cli.md lists them.
 """
 
-METHOD_NAMES = ("augmapping", "channelwise", "ecc", "max", "opi", "qcfs", "robust", "termapping")
+METHOD_NAMES = ("augmapping", "channelwise", "cos", "ecc", "max", "opi", "qcfs", "robust", "srp", "termapping")
 ENCODING_NAMES = ("analog", "poisson", "count", "events")
 # Post-conversion calibration: "none", the modes, then the pipelines of spkeras.calibration.modes.
 CALIBRATION_NAMES = ("none", "threshold", "bias", "potential", "per_step", "advanced", "light")

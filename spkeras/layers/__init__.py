@@ -6,6 +6,11 @@ Importing this package registers every spkeras layer with Keras's serialization 
 from spkeras.layers.affine import ChannelAffine
 from spkeras.layers.neurons import IntegrateAndFire
 from spkeras.layers.pooling import SpikingMaxPooling1D, SpikingMaxPooling2D
+from spkeras.layers.presimulated import (
+    OffsetSpikeIntegrateAndFire,
+    PreSimulatedIntegrateAndFire,
+    ResidualPotentialIntegrateAndFire,
+)
 from spkeras.layers.qcfs import QuantizedClipFloorShift
 from spkeras.layers.readout import Readout
 from spkeras.layers.settings import NeuronSettings
@@ -16,8 +21,11 @@ __all__ = [
     "ChannelAffine",
     "IntegrateAndFire",
     "NeuronSettings",
+    "OffsetSpikeIntegrateAndFire",
+    "PreSimulatedIntegrateAndFire",
     "QuantizedClipFloorShift",
     "Readout",
+    "ResidualPotentialIntegrateAndFire",
     "SpikingMaxPooling1D",
     "SpikingMaxPooling2D",
     "TernaryIntegrateAndFire",

@@ -1,6 +1,6 @@
 """Conversion methods: each module registers a threshold policy under its name."""
 
-from spkeras.methods import augmapping, channelwise, ecc, max_norm, opi, qcfs, robust, termapping  # noqa: F401
+from spkeras.methods import augmapping, channelwise, ecc, max_norm, opi, presimulation, qcfs, robust, termapping  # noqa: F401
 from spkeras.methods.base import (
     CalibrationContext,
     ThresholdPolicy,
