@@ -74,5 +74,5 @@ def test_unknown_base_and_base_options():
     with pytest.raises(ValueError, match="Unknown conversion method 'magic'"):
         get_method("srp")(base="magic")
     with pytest.raises(TypeError, match="unexpected option"):
-        get_method("srp")(base="ecc", percentile=99)
+        get_method("srp")(base="ecc", dense_thresholds="neuron")
     assert get_method("srp")(base="robust", percentile=99.0).base.percentile == 99.0
