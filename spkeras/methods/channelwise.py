@@ -15,6 +15,7 @@ import logging
 
 import numpy as np
 
+from spkeras import validation
 from spkeras.methods.base import ThresholdPolicy, check_positive, register_method
 
 logger = logging.getLogger(__name__)
@@ -53,12 +54,7 @@ class ChannelwiseMaxCurrent(ThresholdPolicy):
         super().__init__(**options)
         self.calibration_timesteps = int(check_positive("calibration_timesteps", calibration_timesteps, self.name))
         self.calibration_samples = int(check_positive("calibration_samples", calibration_samples, self.name))
-        if dense_thresholds not in DENSE_THRESHOLDS:
-            raise ValueError(
-                f"Method '{self.name}': dense_thresholds must be one of {', '.join(map(repr, DENSE_THRESHOLDS))}. "
-                f"Received: dense_thresholds={dense_thresholds!r}."
-            )
-        self.dense_thresholds = dense_thresholds
+        self.dense_thresholds = validation.check_choice("dense_thresholds", dense_thresholds, DENSE_THRESHOLDS)
 
     def compute_scales(self, context):
         scales = []

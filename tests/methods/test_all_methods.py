@@ -98,7 +98,10 @@ def test_channelwise_dense_neuron_thresholds_are_per_neuron_max_currents():
 
 
 def test_channelwise_refuses_an_unknown_dense_thresholds_value():
-    with pytest.raises(ValueError, match=r"dense_thresholds must be one of 'layer', 'neuron'.*Received: "):
+    with pytest.raises(
+        ValueError,
+        match=r"`dense_thresholds` must be one of \('layer', 'neuron'\)\. Received: dense_thresholds='channel'",
+    ):
         spkeras.convert(tiny_cnn(seed=2), tiny_inputs(10), method="channelwise", dense_thresholds="channel")
 
 
