@@ -93,10 +93,12 @@ class PreSimulatedIntegrateAndFire(IntegrateAndFire):
         potential = self.reset_potential(potential, spikes)
         spikes = spikes * gate
         step = step + 1
-        start, new_gate = self.restart(potential, count, lowest, highest)
-        restarting = step == self.presim_steps
-        potential = ops.where(restarting, start, potential)
-        gate = ops.where(restarting, new_gate, gate)
+        # The restart rule runs at step ρ only (a branch, not an elementwise select computed every step).
+        potential, gate = ops.cond(
+            step == self.presim_steps,
+            lambda: self.restart(potential, count, lowest, highest),
+            lambda: (potential, gate),
+        )
         return self.emit(spikes), (potential, step, lowest, highest, count, gate), spikes
 
     def get_config(self):
