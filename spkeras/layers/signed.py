@@ -5,18 +5,44 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from spkeras import validation
 from spkeras.layers.neurons import IntegrateAndFire
 
 
 class _NetCountIntegrateAndFire(IntegrateAndFire):
-    """Base of the neurons that can emit negative spikes: soft reset, state (potential, net spike count)."""
+    """Base of the neurons that can emit negative spikes: soft reset, state (potential, net spike count).
+
+    Args:
+        negative_threshold: Where an over-fired neuron (net count > 0) emits a negative spike, as a fraction f of
+            θ: at ``V ≤ −f·θ`` (default 1.0: TerMapping's double threshold, which leaves up to one spike of
+            over-firing in place), or, for ``f = 0``, as soon as ``V < 0``. With ``f = 0`` and ``v_init=0.5`` the
+            two thresholds sit at ±θ/2 around the rounding offset, so the net count after every step is
+            ``round(ΣI/θ)`` (clipped at 0) whenever the allowed spikes per step can keep up — the symmetric
+            ternary rule of dual-threshold / ternary-predictive neurons (Liu et al., ICML 2025; Gu et al., 2024).
+        **kwargs: Arguments of :class:`~spkeras.layers.IntegrateAndFire`.
+    """
 
     supported_resets = ("soft",)
     signed_spikes = True
 
+    def __init__(self, threshold=1.0, negative_threshold: float = 1.0, **kwargs):
+        super().__init__(threshold=threshold, **kwargs)
+        self.negative_threshold = validation.check_number(
+            "negative_threshold", negative_threshold, minimum=0, maximum=1, owner=f"{type(self).__name__} '{self.name}'"
+        )
+
     def initial_state(self, batch_size):
         (potential,) = super().initial_state(batch_size)
         return potential, ops.zeros_like(potential)
+
+    def _below(self, potential):
+        """Where the potential calls for a negative spike (before the net-count condition)."""
+        if self.negative_threshold == 0.0:
+            return potential < 0.0
+        return potential <= -self.negative_threshold * self.threshold
+
+    def get_config(self):
+        return {**super().get_config(), "negative_threshold": self.negative_threshold}
 
 
 @keras.saving.register_keras_serializable(package="spkeras")
@@ -43,7 +69,7 @@ class TernaryIntegrateAndFire(_NetCountIntegrateAndFire):
         potential, net_count = state
         potential = self.charge(potential, current)
         positive = ops.cast(potential >= self.threshold, potential.dtype)
-        negative = ops.cast((potential <= -self.threshold) & (net_count > 0), potential.dtype)
+        negative = ops.cast(self._below(potential) & (net_count > 0), potential.dtype)
         spikes = positive - negative
         potential = potential - spikes * self.threshold
         return self.emit(spikes), (potential, net_count + spikes), spikes
@@ -74,7 +100,13 @@ class AugmentedIntegrateAndFire(_NetCountIntegrateAndFire):
         potential, net_count = state
         potential = self.charge(potential, current)
         positive = ops.maximum(ops.floor(potential / self.threshold), 0.0)
-        negative = ops.minimum(ops.maximum(ops.floor(-potential / self.threshold), 0.0), net_count)
+        if self.negative_threshold == 0.0:  # the fewest θ that bring V back to [0, θ)
+            below = ops.maximum(-ops.floor(potential / self.threshold), 0.0)
+        elif self.negative_threshold == 1.0:  # the fewest θ that bring V above −θ
+            below = ops.maximum(ops.floor(-potential / self.threshold), 0.0)
+        else:  # the fewest θ that bring V above −f·θ
+            below = ops.maximum(ops.floor(-potential / self.threshold - self.negative_threshold) + 1.0, 0.0)
+        negative = ops.minimum(below, net_count)
         coefficients = positive - negative
         potential = potential - coefficients * self.threshold
         return self.emit(coefficients), (potential, net_count + coefficients), coefficients

@@ -5,6 +5,7 @@ Thresholds come from the activation statistics (max by default, or a percentile)
 count is positive. The paper's exact details are unconfirmed; this is our rule (docs/methods/termapping.md).
 """
 
+from spkeras import validation
 from spkeras.layers import TernaryIntegrateAndFire
 from spkeras.methods.base import ThresholdPolicy, check_percentile, register_method
 
@@ -15,6 +16,10 @@ class TernaryMapping(ThresholdPolicy):
 
     Args:
         percentile: λ = this percentile of the positive activations (100 = the maximum).
+        negative_threshold: Where an over-fired neuron emits a negative spike, as a fraction f of θ: at
+            ``V ≤ −f·θ`` (default 1.0, TerMapping's double threshold) or, for 0, as soon as ``V < 0`` — with
+            ``v_init=0.5`` the symmetric ±θ/2 rule, whose net count is the rounded accumulated input at every
+            step (docs/methods/termapping.md; the low-latency recipe in docs/calibration.md).
 
     Examples:
         >>> import spkeras
@@ -26,12 +31,19 @@ class TernaryMapping(ThresholdPolicy):
 
     neuron_class = TernaryIntegrateAndFire
 
-    def __init__(self, percentile: float = 100.0, **options):
+    def __init__(self, percentile: float = 100.0, negative_threshold: float = 1.0, **options):
         super().__init__(**options)
         self.percentile = check_percentile(percentile, self.name)
+        self.negative_threshold = validation.check_number(
+            "negative_threshold", negative_threshold, minimum=0, maximum=1, owner=f"Method '{self.name}'"
+        )
 
     def site_scale(self, statistics):
         return statistics.percentile(self.percentile)
 
+    def neuron_options(self):
+        return {} if self.negative_threshold == 1.0 else {"negative_threshold": self.negative_threshold}
+
     def describe(self):
-        return f"{self.name} (p={self.percentile}, neuron={self.neuron_class.__name__})"
+        rule = "" if self.negative_threshold == 1.0 else f", negative_threshold={self.negative_threshold:g}"
+        return f"{self.name} (p={self.percentile}{rule}, neuron={self.neuron_class.__name__})"

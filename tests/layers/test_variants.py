@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from spkeras.layers import AugmentedIntegrateAndFire, IntegrateAndFire, TernaryIntegrateAndFire
+from tests.layers.layer_checks import check_layer
 
 
 def _run(layer, currents):
@@ -58,3 +59,53 @@ def test_augmented_exceeds_one_spike_per_step():
     layer = AugmentedIntegrateAndFire(threshold=0.25)
     spikes, _ = _run(layer, np.full((8, 1), 1.0))
     assert spikes.sum() == 32  # 4 spikes per step, impossible for a plain IF neuron
+
+
+def test_negative_threshold_zero_keeps_the_net_count_rounded_at_every_step():
+    # v_init=0.5 and f=0: thresholds at ±θ/2 around the rounding offset, so after every step the net count is
+    # round(ΣI/θ) (clipped at 0) as long as one spike per step can keep up.
+    rng = np.random.default_rng(3)
+    currents = rng.normal(0.1, 0.4, size=(64, 200))
+    spikes, _ = _run(TernaryIntegrateAndFire(threshold=1.0, v_init=0.5, negative_threshold=0.0), currents)
+    target = np.maximum(np.floor(np.cumsum(currents, axis=0) + 0.5), 0.0)
+    net = np.cumsum(spikes, axis=0)
+    steps_can_keep_up = np.all(np.abs(np.diff(np.vstack([np.zeros((1, 200)), target]), axis=0)) <= 1, axis=0)
+    assert steps_can_keep_up.sum() > 100
+    np.testing.assert_array_equal(net[:, steps_can_keep_up], target[:, steps_can_keep_up])
+    # TerMapping's rule (f=1) leaves over-firing in place: it differs from the rounded count somewhere.
+    default, _ = _run(TernaryIntegrateAndFire(threshold=1.0, v_init=0.5), currents)
+    assert np.any(np.cumsum(default, axis=0)[:, steps_can_keep_up] != target[:, steps_can_keep_up])
+
+
+def test_negative_threshold_zero_by_hand():
+    layer = TernaryIntegrateAndFire(threshold=1.0, v_init=0.5, negative_threshold=0.0)
+    spikes, _ = _run(layer, np.array([[0.6], [-0.2], [-0.2], [0.0]]))
+    # V: 0.5+0.6=1.1 -> +1 (V=0.1); -0.2 -> V=-0.1 < 0 -> -1 (V=0.9); -0.2 -> 0.7; 0 -> 0.7 (no spike at V >= 0)
+    np.testing.assert_array_equal(spikes[:, 0], [1, -1, 0, 0])
+
+
+def test_augmented_negative_threshold_zero_returns_the_potential_to_zero_theta():
+    layer = AugmentedIntegrateAndFire(threshold=1.0, negative_threshold=0.0)
+    spikes, state = _run(layer, np.array([[3.5], [-1.6], [-5.0]]))
+    # V: 3.5 -> k=3, V=0.5; -1.6 -> V=-1.1 -> k=-2 (V=0.9, net 1); -5 -> V=-4.1 -> k=-min(5, 1)
+    np.testing.assert_array_equal(spikes[:, 0], [3, -2, -1])
+    assert float(np.asarray(state[1])[0, 0]) == 0.0
+
+
+def test_augmented_fractional_negative_threshold_by_hand():
+    layer = AugmentedIntegrateAndFire(threshold=1.0, negative_threshold=0.5)
+    spikes, _ = _run(layer, np.array([[2.0], [-2.4]]))
+    # V: 2 -> k=2, V=0; -2.4 -> V=-2.4 -> the fewest θ that bring V above -0.5: 2 (V=-0.4)
+    np.testing.assert_array_equal(spikes[:, 0], [2, -2])
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, "half", True])
+def test_negative_threshold_outside_zero_one_is_refused(value):
+    with pytest.raises(ValueError, match=r"negative_threshold.*Received: negative_threshold="):
+        TernaryIntegrateAndFire(negative_threshold=value)
+
+
+@pytest.mark.parametrize("layer_class", [TernaryIntegrateAndFire, AugmentedIntegrateAndFire])
+def test_negative_threshold_survives_config_and_keras_file(layer_class, tmp_path):
+    model = check_layer(lambda: layer_class(threshold=0.5, v_init=0.5, negative_threshold=0.0), (4, 3), tmp_path)
+    assert model.layers[-1].get_config()["negative_threshold"] == 0.0
