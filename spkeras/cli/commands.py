@@ -92,7 +92,9 @@ def convert(arguments) -> int:
                 ) from None
             raise
         spkeras.save_model(snn, output_path, overwrite=arguments.overwrite)
-    print(f"converted {arguments.model} with method={method} -> {output_path}")
+    defaults = {} if arguments.method else spkeras.conversion.pipeline.DEFAULT_METHOD_OPTIONS.get(method, {})
+    chosen = "".join(f" {name}={value}" for name, value in defaults.items() if name not in options)
+    print(f"converted {arguments.model} with method={method}{chosen} -> {output_path}")
     if arguments.data:
         _simulate_and_print(arguments, snn, model, x_test, y_test)
     return EXIT_OK

@@ -161,7 +161,7 @@ def test_convert_as_a_command(workdir, tmp_path):
     output = tmp_path / "snn.keras"
     completed = run("convert", "cnn.h5", "--calibration", "calibration.npz", "-T", "16", "-o", output, cwd=workdir)
     _assert_clean(completed)
-    assert completed.stdout.strip() == f"converted cnn.h5 with method=ecc -> {output}"
+    assert completed.stdout.strip() == f"converted cnn.h5 with method=ecc percentile=99.9 -> {output}"
     assert stat.S_IMODE(output.stat().st_mode) == 0o666 & ~_umask()
     assert _files(tmp_path) == ["snn.keras"]
 
