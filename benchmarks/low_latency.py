@@ -46,9 +46,10 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import methods_comparison  # noqa: E402
+import methods_comparison_networks  # noqa: E402
 from common import RESULTS, load_cifar, load_mnist, machine, markdown_table, write_json  # noqa: E402
-from methods_comparison import CALIBRATION_IMAGES, SEED, reference_model, spkeras_source  # noqa: E402
+from methods_comparison_networks import CALIBRATION_IMAGES, SEED, reference_model  # noqa: E402
+from methods_comparison_report import spkeras_source  # noqa: E402
 
 import spkeras  # noqa: E402
 from spkeras.calibration import modes as calibration_modes  # noqa: E402
@@ -58,7 +59,7 @@ from spkeras.layers import IntegrateAndFire  # noqa: E402
 
 MODELS = ("resnet", "vgg", "mnist")
 TITLES = {"resnet": "CIFAR-10 ResNet-8 (16/32/64)", "vgg": "CIFAR-10 VGG-small", "mnist": "MNIST CNN"}
-#: The cache name used by methods_comparison.reference_model (the VGG and MNIST caches are shared with it).
+#: The cache name used by methods_comparison_networks.reference_model (the VGG and MNIST caches are shared with it).
 CACHE_NAMES = {"resnet": "cifar_resnet8", "vgg": "cifar", "mnist": "mnist"}
 TIMESTEPS = (2, 4, 8, 16, 32, 64)
 BASE_MODES = ("none", "threshold", "bias", "potential", "light", "advanced")
@@ -108,7 +109,7 @@ def load_network(name: str, data) -> tuple[keras.Model, dict]:
     """The cached (or freshly trained) network; the ResNet is trained by train_cifar with its builder swapped."""
     if name != "resnet":
         return reference_model(CACHE_NAMES[name], data)
-    with mock.patch.object(methods_comparison, "cifar_vgg_small", cifar_resnet8):
+    with mock.patch.object(methods_comparison_networks, "cifar_vgg_small", cifar_resnet8):
         model, info = reference_model(CACHE_NAMES[name], data)
     info.setdefault("architecture", "ResNet-8, widths 16/32/64, identity + 1x1-conv-BN projection shortcuts")
     return model, info

@@ -95,16 +95,16 @@ def peers_missing() -> str | None:
 def load_keras_model(name: str, data, quick_epochs: int):
     """The cached reference network of the benchmarks, or a short seeded version (cached apart) if none exists."""
     import low_latency
-    import methods_comparison
+    import methods_comparison_networks
 
-    cache = methods_comparison.CACHE
+    cache = methods_comparison_networks.CACHE
     cache_name = low_latency.CACHE_NAMES[name]
     if (cache / f"{cache_name}_reference.keras").is_file():
         model, info = low_latency.load_network(name, data)
         return model, {**info, "source": "benchmark cache (full training)"}
     quick = cache / "peers_quick"
     epochs = {"CIFAR_EPOCHS": quick_epochs, "MNIST_EPOCHS": 1}
-    with mock.patch.multiple(methods_comparison, CACHE=quick, **epochs):
+    with mock.patch.multiple(methods_comparison_networks, CACHE=quick, **epochs):
         model, info = low_latency.load_network(name, data)
     return model, {**info, "source": f"short training ({quick_epochs} CIFAR epochs / 1 MNIST epoch), {quick}"}
 
@@ -435,7 +435,7 @@ def run_model(name, arguments) -> dict:
     import spkeras
 
     data = load_mnist() if name == "mnist" else load_cifar()
-    from methods_comparison import SEED
+    from methods_comparison_networks import SEED
 
     rng = np.random.default_rng(SEED)
     calibration = data["x_train"][np.sort(rng.choice(len(data["x_train"]), arguments.calibration_images, False))]

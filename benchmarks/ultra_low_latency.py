@@ -53,7 +53,8 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from common import RESULTS, load_cifar, load_mnist, machine, markdown_table, write_json  # noqa: E402
-from methods_comparison import SEED, reference_model, spkeras_source  # noqa: E402
+from methods_comparison_networks import SEED, reference_model  # noqa: E402
+from methods_comparison_report import spkeras_source  # noqa: E402
 
 import spkeras  # noqa: E402
 from spkeras.layers import (
