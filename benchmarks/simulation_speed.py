@@ -82,7 +82,7 @@ def _cifar_model():
 
 
 def _resnet_model():
-    from low_latency import cifar_resnet8
+    from low_latency_networks import cifar_resnet8
 
     return cifar_resnet8()
 

@@ -85,9 +85,9 @@ def load_network(name: str, data) -> tuple[keras.Model, dict]:
     if name != "resnet":
         model, info = reference_model(CACHE_NAMES[name], data)
         return model, dict(info)
-    import low_latency
+    import low_latency_networks
 
-    model, info = low_latency.load_network("resnet", data)
+    model, info = low_latency_networks.load_network("resnet", data)
     info = {**info, "builder": "benchmarks/low_latency.py: cifar_resnet8"}
     return model, info
 
