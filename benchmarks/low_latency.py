@@ -6,15 +6,16 @@ Usage:
         [--cifar-limit 1000] [--mnist-limit N] [--batch-size 100] [--resume] [--analysis auto|none|all]
         [--output-dir benchmarks/results]
 
-Networks (trained once, seeded, cached in benchmarks/cache/ by ``methods_comparison.reference_model``):
+Networks (trained once, seeded, cached in benchmarks/cache/ by ``methods_comparison_networks.reference_model``):
 
 - ``vgg``: the CIFAR-10 VGG-small of benchmarks/methods_comparison.py (4 convolutions);
 - ``mnist``: the MNIST CNN of benchmarks/methods_comparison.py (2 convolutions);
-- ``resnet``: a width-reduced ResNet-8 defined here (:func:`cifar_resnet8`): Conv(16)-BN-ReLU, then three basic
-  blocks of 16, 32 and 64 channels (the first with an identity shortcut, the others stride 2 with a 1×1
-  Conv + BN projection shortcut, merged by ``keras.layers.Add``), GlobalAveragePooling2D, Dense(10); 9
-  convolutions. Trained with the recipe of ``methods_comparison.train_cifar`` (same augmentation, Adam with
-  cosine decay, epochs and seed) on the 4,000 images of ../shared/data/cifar10_subset.npz.
+- ``resnet``: a width-reduced ResNet-8 defined in low_latency_networks.py (:func:`cifar_resnet8`):
+  Conv(16)-BN-ReLU, then three basic blocks of 16, 32 and 64 channels (the first with an identity shortcut, the
+  others stride 2 with a 1×1 Conv + BN projection shortcut, merged by ``keras.layers.Add``),
+  GlobalAveragePooling2D, Dense(10); 9 convolutions. Trained with the recipe of
+  ``methods_comparison_networks.train_cifar`` (same augmentation, Adam with cosine decay, epochs and seed) on the
+  4,000 images of ../shared/data/cifar10_subset.npz.
 
 For every network, method, T and calibration mode the network is converted *and calibrated for that T* with
 the same 1,000 calibration images (a seeded choice of training images, as in methods_comparison.py), then
