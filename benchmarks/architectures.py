@@ -39,6 +39,7 @@ from architectures_networks import mobilenet_style as mobilenet_style  # noqa: E
 from common import RESULTS, load_cifar, machine, markdown_table, write_json  # noqa: E402
 
 # mobilenet_style is re-exported: benchmarks/calibration_cost.py and benchmarks/nir_export.py import it from here.
+
 CONVERTIBLE = ["VGG16", "ResNet50", "ResNet50V2", "MobileNet", "MobileNetV2", "DenseNet121"]
 REFUSED = ["EfficientNetB0", "ConvNeXtTiny"]
 

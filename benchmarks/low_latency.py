@@ -63,6 +63,7 @@ import spkeras  # noqa: E402
 
 # cifar_resnet8 and layer_errors are re-exported: benchmarks/calibration_cost.py, nir_export.py, public_resnet20.py
 # and tests/benchmarks import them from here.
+
 MODELS = ("resnet", "vgg", "mnist")
 TIMESTEPS = (2, 4, 8, 16, 32, 64)
 

@@ -41,6 +41,7 @@ import spkeras  # noqa: E402
 
 # The two builders are re-exported: benchmarks/calibration_cost.py, benchmarks/nir_export.py and tests/benchmarks
 # import them from here.
+
 DATASETS = ("mnist", "cifar")
 
 

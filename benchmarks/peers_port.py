@@ -9,6 +9,7 @@ try:  # optional: everything below that needs torch is only called after peers_m
     from torch import nn
 except ImportError:
     torch = nn = None
+
 PORT_TOLERANCE = 1e-4
 
 
