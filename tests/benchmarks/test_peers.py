@@ -1,5 +1,5 @@
-"""Smoke tests of benchmarks/peers.py: the weight-for-weight PyTorch port of the reference networks (skipped
-without torch) and the clean skip without the optional peers."""
+"""Smoke tests of benchmarks/peers.py: the weight-for-weight PyTorch port of the reference networks (peers_port.py;
+skipped without torch), the spikingjelly side (peers_measure.py) and the clean skip without the optional peers."""
 
 import importlib.util
 import pathlib
@@ -25,6 +25,16 @@ def peers():
     return _load("peers")
 
 
+@pytest.fixture(scope="module")
+def port():
+    return _load("peers_port")
+
+
+@pytest.fixture(scope="module")
+def measure():
+    return _load("peers_measure")
+
+
 def _randomise_batch_norms(model, rng):
     """Non-trivial BN statistics, so that folding them is actually tested."""
     import keras
@@ -48,38 +58,39 @@ def _reference(name):
 
 
 @pytest.mark.parametrize("name", ["vgg", "resnet", "mnist"])
-def test_port_gives_the_keras_logits(peers, name, rng):
+def test_port_gives_the_keras_logits(port, name, rng):
     pytest.importorskip("torch")
     model = _reference(name)
     _randomise_batch_norms(model, rng)
     images = rng.uniform(0, 1, (4,) + tuple(model.inputs[0].shape[1:])).astype("float32")
-    port = peers.port_to_torch(model)
-    error = peers.verify_port(model, port, images)
-    assert error <= peers.PORT_TOLERANCE
+    ported = port.port_to_torch(model)
+    error = port.verify_port(model, ported, images)
+    assert error <= port.PORT_TOLERANCE
     # The check does detect a wrong port: one changed bias in the last layer is caught.
-    last = list(port.layers.values())[-1]
+    last = list(ported.layers.values())[-1]
     last.bias.data[0] += 1e-3
     with pytest.raises(AssertionError, match="differs"):
-        peers.verify_port(model, port, images)
+        port.verify_port(model, ported, images)
 
 
-def test_same_padding_matches_tensorflow(peers):
+def test_same_padding_matches_tensorflow(port):
     # TensorFlow pads more at the end: 32 → 16 with a 3×3 kernel and stride 2 pads (0, 1).
-    assert peers._same_padding(32, 3, 2) == (0, 1)
-    assert peers._same_padding(32, 3, 1) == (1, 1)
-    assert peers._same_padding(7, 1, 2) == (0, 0)
+    assert port._same_padding(32, 3, 2) == (0, 1)
+    assert port._same_padding(32, 3, 1) == (1, 1)
+    assert port._same_padding(7, 1, 2) == (0, 0)
 
 
-def test_spikingjelly_conversion_runs(peers, rng):
+def test_spikingjelly_conversion_runs(port, measure, rng):
     pytest.importorskip("torch")
     pytest.importorskip("spikingjelly.activation_based.ann2snn")
     model = _reference("mnist")
     images = rng.uniform(0, 1, (20, 28, 28, 1)).astype("float32")
-    snn = peers.spikingjelly_convert(peers.port_to_torch(model), images, peers.SJ_MODES["max"], batch_size=10)
-    side = peers.spikingjelly_side(snn, 4)
+    modes = _load("peers_compare").SJ_MODES
+    snn = measure.spikingjelly_convert(port.port_to_torch(model), images, modes["max"], batch_size=10)
+    side = measure.spikingjelly_side(snn, 4)
     batch = side.prepare(images[:5], np.zeros(5, "int64"))
     assert 0 <= side.run_batch(batch) <= 5
-    assert tuple(peers.spikingjelly_run(snn, batch[0], 4).shape) == (5, 10)
+    assert tuple(measure.spikingjelly_run(snn, batch[0], 4).shape) == (5, 10)
 
 
 def test_skips_cleanly_without_the_peers(peers, monkeypatch, capsys):
