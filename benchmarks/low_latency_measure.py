@@ -48,19 +48,34 @@ class _Capture(logging.Handler):
 
 
 def method_arguments(method: str) -> dict:
-    """``spkeras.convert`` arguments of a ``--methods`` entry: a method name, or ``cos:ρ`` / ``srp:ρ`` for the
-    pre-simulating methods with ``presim_steps=ρ`` (the ρ steps count in T).
+    """``spkeras.convert`` arguments of a ``--methods`` entry: a method name; ``cos:ρ`` / ``srp:ρ`` for the
+    pre-simulating methods with ``presim_steps=ρ`` (the ρ steps count in T); or ``NAME:OPTION=VALUE,...`` for
+    a method with options (numbers), e.g. ``augmapping:negative_threshold=0,v_init=0.5`` (the symmetric
+    signed neurons of docs/calibration.md).
 
     Examples:
         >>> method_arguments("cos:2")
         {'method': 'cos', 'presim_steps': 2}
+        >>> method_arguments("augmapping:negative_threshold=0,v_init=0.5")
+        {'method': 'augmapping', 'negative_threshold': 0.0, 'v_init': 0.5}
     """
-    name, _, rho = method.partition(":")
-    if not rho:
+    name, _, rest = method.partition(":")
+    if not rest:
         return {"method": name}
-    if name not in ("cos", "srp") or not rho.isdigit() or int(rho) < 1:
+    if "=" in rest:
+        arguments = {"method": name}
+        for item in rest.split(","):
+            key, _, value = item.partition("=")
+            try:
+                arguments[key] = float(value)
+            except ValueError:
+                raise ValueError(
+                    f"--methods: NAME:OPTION=VALUE,... needs numeric values. Received: {method!r}."
+                ) from None
+        return arguments
+    if name not in ("cos", "srp") or not rest.isdigit() or int(rest) < 1:
         raise ValueError(f"--methods: METHOD:RHO needs METHOD cos or srp and RHO >= 1. Received: {method!r}.")
-    return {"method": name, "presim_steps": int(rho)}
+    return {"method": name, "presim_steps": int(rest)}
 
 
 def convert_and_evaluate(model, calibration, x_test, y_test, method, mode, timesteps, batch_size) -> dict:
