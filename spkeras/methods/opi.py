@@ -11,6 +11,8 @@ import logging
 
 import numpy as np
 
+from spkeras import validation
+from spkeras.layers import TernaryIntegrateAndFire
 from spkeras.methods.base import ThresholdPolicy, check_percentile, register_method
 
 logger = logging.getLogger(__name__)
@@ -22,6 +24,10 @@ class OptimalPotentialInitialisation(ThresholdPolicy):
 
     Args:
         percentile: For ReLUs without a clip bound: λ = this percentile of the positive activations.
+        negative_threshold: None (default) for plain integrate-and-fire neurons; a fraction f in [0, 1] for
+            :class:`~spkeras.layers.TernaryIntegrateAndFire` neurons that take a spike back at ``V ≤ −f·θ``
+            (``0``: as soon as ``V < 0``, the symmetric rule that keeps the net count at the rounded accumulated
+            input; docs/calibration.md, "Lowest latency").
 
     Examples:
         >>> import keras, numpy as np, spkeras
@@ -35,9 +41,18 @@ class OptimalPotentialInitialisation(ThresholdPolicy):
 
     v_init = 0.5
 
-    def __init__(self, percentile: float = 100.0, **options):
+    def __init__(self, percentile: float = 100.0, negative_threshold: float | None = None, **options):
         super().__init__(**options)
         self.percentile = check_percentile(percentile, self.name)
+        self.negative_threshold = None
+        if negative_threshold is not None:
+            self.negative_threshold = validation.check_number(
+                "negative_threshold", negative_threshold, minimum=0, maximum=1, owner=f"Method '{self.name}'"
+            )
+            self.neuron_class = TernaryIntegrateAndFire
+
+    def neuron_options(self):
+        return {} if self.negative_threshold is None else {"negative_threshold": self.negative_threshold}
 
     def needs_data(self, bounds):
         return any(bound is None for bound in bounds)
@@ -53,4 +68,5 @@ class OptimalPotentialInitialisation(ThresholdPolicy):
         return scales
 
     def describe(self):
-        return f"opi (v_init={self.v_init})"
+        signed = "" if self.negative_threshold is None else f", negative_threshold={self.negative_threshold:g}"
+        return f"opi (v_init={self.v_init}{signed})"

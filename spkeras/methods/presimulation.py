@@ -10,7 +10,7 @@ the neurons change, to :class:`~spkeras.layers.OffsetSpikeIntegrateAndFire` (COS
 from __future__ import annotations
 
 from spkeras import validation
-from spkeras.layers import OffsetSpikeIntegrateAndFire, ResidualPotentialIntegrateAndFire
+from spkeras.layers import IntegrateAndFire, OffsetSpikeIntegrateAndFire, ResidualPotentialIntegrateAndFire
 from spkeras.methods.base import ThresholdPolicy, get_method, register_method
 
 
@@ -38,6 +38,12 @@ class PreSimulation(ThresholdPolicy):
         if issubclass(base_class, PreSimulation):
             raise ValueError(f"{owner}: `base` must be a method without pre-simulation. Received: base={base!r}.")
         self.base = base_class(**options)
+        if self.base.neuron_class is not IntegrateAndFire:
+            raise ValueError(
+                f"{owner} restarts plain integrate-and-fire neurons, and base {base!r} with these options builds "
+                f"{self.base.neuron_class.__name__} neurons. Received: base={base!r}, options={options}. Use a base "
+                "method with plain neurons (e.g. 'ecc', 'qcfs'), or the signed method without pre-simulation."
+            )
         self.reset, self.v_init, self.spike_value = self.base.reset, self.base.v_init, self.base.spike_value
 
     def needs_data(self, bounds):

@@ -19,6 +19,9 @@ class QuantizedClipFloorShiftConversion(OptimalPotentialInitialisation):
 
     Args:
         percentile: For plain ReLUs left in the model: λ = this percentile of the activations (needs data).
+        negative_threshold: None (plain IF neurons) or a fraction in [0, 1]: ternary neurons that take a spike
+            back (``0``: the symmetric rule; at T = L the net count is then the QCFS activation's level whenever
+            one spike per step can keep up). See :class:`~spkeras.methods.opi.OptimalPotentialInitialisation`.
 
     Examples:
         >>> import spkeras
@@ -29,4 +32,5 @@ class QuantizedClipFloorShiftConversion(OptimalPotentialInitialisation):
     """
 
     def describe(self):
-        return f"qcfs (v_init={self.v_init})"
+        signed = "" if self.negative_threshold is None else f", negative_threshold={self.negative_threshold:g}"
+        return f"qcfs (v_init={self.v_init}{signed})"

@@ -76,3 +76,12 @@ def test_unknown_base_and_base_options():
     with pytest.raises(TypeError, match="unexpected option"):
         get_method("srp")(base="ecc", dense_thresholds="neuron")
     assert get_method("srp")(base="robust", percentile=99.0).base.percentile == 99.0
+
+
+@pytest.mark.parametrize(
+    ("base", "options"), [("termapping", {}), ("augmapping", {}), ("qcfs", {"negative_threshold": 0.0})]
+)
+def test_a_base_with_signed_neurons_is_refused(base, options):
+    # Pre-simulation swaps the neurons for plain restartable IF neurons: it would silently drop the signed ones.
+    with pytest.raises(ValueError, match=r"restarts plain integrate-and-fire neurons.*Received: base="):
+        get_method("cos")(base=base, **options)
