@@ -81,7 +81,9 @@ def test_default_evaluate_settings_match_spkeras(demo_model, demo_sample):
     x_cal, x_test, y_test = demo_sample["x_calibration"][:200], demo_sample["x_test"][:100], demo_sample["y_test"][:100]
     snn_model = cnn_to_snn()(demo_model, x_cal)
     snn_model.evaluate(x_test, y_test, timesteps=16, thresholding=0.0, compute_loss=False)
-    expected = spkeras.evaluate(spkeras.convert(demo_model, x_cal, method="ecc", v_init=0.0), x_test, y_test, timesteps=16)
+    expected = spkeras.evaluate(
+        spkeras.convert(demo_model, x_cal, method="ecc", v_init=0.0), x_test, y_test, timesteps=16
+    )
     np.testing.assert_array_equal(snn_model.result.accuracy, expected.accuracy)
     # scaling_factor multiplies the thresholds of the time-stepped network.
     scaled = snn_model.chts_model(16, scaling_factor=2)
