@@ -83,6 +83,14 @@ def main(argv=None) -> int:
         default=[],
         help="rows 'QCFS L + cos/srp ρ': METHOD:RHO, e.g. cos:1 srp:2 (ρ pre-simulation steps, counted in T)",
     )
+    parser.add_argument(
+        "--signed",
+        nargs="*",
+        type=float,
+        default=[],
+        help="rows 'QCFS L + signed f': method qcfs with ternary neurons, negative_threshold=f (0: symmetric rule)",
+    )
+    parser.add_argument("--signed-modes", nargs="*", default=[], help="calibrate= modes also run on the signed rows")
     parser.add_argument("--ecc-mode", default="advanced")
     parser.add_argument("--skip-ecc", action="store_true")
     parser.add_argument("--batch-size", type=int, default=100)

@@ -158,6 +158,9 @@ def run_model(name: str, arguments, report: dict, save) -> dict:
                 + ", ".join(f"T={t} {100 * row[str(t)]['accuracy']:.2f}" for t in steps)
             )
             save()
+    for levels, tuned in tuned_models.items():
+        for value in getattr(arguments, "signed", []):
+            signed_rows(name, entry, levels, tuned, value, calibration, x_test, y_test, steps, arguments, save)
     entry["targets"] = targets(name, entry)
     save()
     if arguments.analysis == "all" or (arguments.analysis == "auto" and not entry["targets"]["all_met"]):
@@ -172,6 +175,39 @@ def run_model(name: str, arguments, report: dict, save) -> dict:
                     log(f"[{name}] rate errors {key}: {errors}")
                     save()
     return entry
+
+
+def signed_rows(name, entry, levels, tuned, value, calibration, x_test, y_test, steps, arguments, save) -> None:
+    """Rows "QCFS L + signed f" (no data: causal, one run of max(T) gives every T) and "... + mode" per T."""
+    row = entry["snn"].setdefault(f"QCFS L={levels} + signed f={value:g}", {})
+    if not all(str(t) in row for t in steps):
+        cell = snn_cell(tuned, None, x_test, y_test, max(steps), arguments.batch_size, negative_threshold=value)
+        for t in steps:
+            row[str(t)] = {"accuracy": cell["accuracy_per_step"][t - 1]}
+        row["simulation"] = {k: v for k, v in cell.items() if k != "accuracy"}
+        log(
+            f"[{name}] QCFS L={levels} signed f={value:g}: "
+            + ", ".join(f"T={t} {100 * row[str(t)]['accuracy']:.2f}" for t in steps)
+        )
+        save()
+    for mode in arguments.signed_modes:
+        row = entry["snn"].setdefault(f"QCFS L={levels} + signed f={value:g} + {mode}", {})
+        for t in steps:
+            if str(t) in row or (arguments.mode_max_t and t > arguments.mode_max_t):
+                continue
+            calibrate = tuple(mode.split("+")) if "+" in mode else mode
+            row[str(t)] = snn_cell(
+                tuned,
+                calibration,
+                x_test,
+                y_test,
+                t,
+                arguments.batch_size,
+                calibrate=calibrate,
+                negative_threshold=value,
+            )
+            log(f"[{name}] QCFS L={levels} signed f={value:g}+{mode} T={t}: {100 * row[str(t)]['accuracy']:.2f} %")
+            save()
 
 
 def presim_spec(spec: str) -> tuple[str, int]:
