@@ -42,8 +42,10 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import RESULTS, load_cifar, machine, markdown_table, write_json  # noqa: E402
+from common import RESULTS, load_cifar, machine, write_json  # noqa: E402
 from low_latency import layer_errors  # noqa: E402
+from low_latency_measure import method_arguments  # noqa: E402
+from public_resnet20_report import write_markdown  # noqa: E402
 
 import spkeras  # noqa: E402
 from spkeras.conversion.pipeline import fold_model  # noqa: E402
@@ -54,7 +56,6 @@ KERAS_FILE = CACHE / "public_resnet20.keras"
 MEAN = np.array([0.485, 0.456, 0.406], "float32")
 STD = np.array([0.229, 0.224, 0.225], "float32")
 SEED = 0
-MARKER = "<!-- analysis: hand-written, kept by the script -->"
 HOW_TO_GET = (
     "git clone https://github.com/aryafikriii/TMR-ResNet20 && "
     "cp TMR-ResNet20/pretrained_models/resnet20-12fca82f.th benchmarks/cache/"
@@ -148,16 +149,18 @@ def accuracy(snn_or_ann, x, y, timesteps=None) -> float:
     return float(spkeras.evaluate(snn_or_ann, x, y, timesteps=timesteps, batch_size=200).accuracy_at(timesteps))
 
 
-def run_conversion(model, calibration, x, y, timesteps, mode=None, percentile=100.0) -> dict:
+def run_conversion(model, calibration, x, y, timesteps, mode=None, percentile=100.0, method="ecc") -> dict:
+    options = method_arguments(method) | ({"percentile": percentile} if method == "ecc" else {})
     started = time.perf_counter()
-    snn = spkeras.convert(model, calibration, method="ecc", timesteps=timesteps, calibrate=mode, percentile=percentile)
+    snn = spkeras.convert(model, calibration, timesteps=timesteps, calibrate=mode, **options)
     convert_s = time.perf_counter() - started
     started = time.perf_counter()
     result = spkeras.evaluate(snn, x, y, timesteps=timesteps, batch_size=200)
     return {
         "timesteps": timesteps,
         "calibrate": mode,
-        "percentile": percentile,
+        "percentile": percentile if method == "ecc" else None,
+        "method": method,
         "accuracy": float(result.accuracy_at(timesteps)),
         "curve": {t: float(result.accuracy_at(t)) for t in (8, 16, 32, 64) if t <= timesteps},
         "spikes_per_image": float(result.spikes_per_image()),
@@ -184,6 +187,13 @@ def main(argv=None) -> int:
     parser.add_argument("--analysis-timesteps", type=int, nargs="*", default=[16, 64])
     parser.add_argument(
         "--percentiles", type=float, nargs="+", default=[100.0, 99.9], help="ecc's λ percentile (100 = max)"
+    )
+    parser.add_argument(
+        "--other-methods",
+        nargs="*",
+        default=[],
+        help="method specs as in low_latency.py --methods (e.g. termapping:negative_threshold=0,v_init=0.5), run "
+        "uncalibrated at T = 64 and with each --modes at each --calibrated-timesteps",
     )
     parser.add_argument("--output", type=pathlib.Path, default=RESULTS / "public_resnet20.json")
     parser.add_argument("--markdown-only", action="store_true", help="rewrite the .md from the existing .json")
@@ -223,67 +233,14 @@ def main(argv=None) -> int:
                 report["runs"].append(run)
                 print(run, file=sys.stderr)
                 write_json(report, arguments.output)
+    for method in arguments.other_methods:
+        for timesteps, mode in [(64, None)] + [(t, m) for t in arguments.calibrated_timesteps for m in arguments.modes]:
+            report["runs"].append(run_conversion(model, calibration, x_test, y_test, timesteps, mode, method=method))
+            print(report["runs"][-1], file=sys.stderr)
+            write_json(report, arguments.output)
     write_json(report, arguments.output)
     write_markdown(report, arguments.output.with_suffix(".md"))
     return 0
-
-
-def write_markdown(report: dict, path: pathlib.Path) -> None:
-    rows = [
-        [
-            r["calibrate"] or "none",
-            f"{r.get('percentile', 100.0):g}",
-            r["timesteps"],
-            f"{100 * r['accuracy']:.1f}",
-            f"{100 * (report['ann_accuracy'] - r['accuracy']):.1f}",
-            f"{r['spikes_per_image']:.0f}",
-            f"{r['conversion_s']:.1f}",
-            f"{r['simulation_s']:.1f}",
-        ]
-        for r in report["runs"]
-    ]
-    text = [
-        "# Public ResNet-20 (issue 30) — measured results",
-        "",
-        f"ANN: {100 * report['ann_accuracy']:.1f} % on the test images; method `ecc` (λ = max, or a percentile).",
-        "",
-        markdown_table(
-            ["calibrate", "λ percentile", "T", "SNN %", "loss pp", "spikes/image", "convert s", "simulate s"], rows
-        ),
-    ]
-    for timesteps, entry in report.get("analysis", {}).items():
-        text += ["", f"## Rate error per layer, {timesteps} (no calibration)", ""]
-        text.append(
-            markdown_table(
-                [
-                    "layer",
-                    "mean act",
-                    "rel. mean err",
-                    "rel. per-image err",
-                    "mean θ",
-                    "ANN rate",
-                    "SNN rate",
-                    "clipped (ANN>θ)",
-                ],
-                [
-                    [
-                        r["layer"],
-                        f"{r['mean_activation']:.3f}",
-                        f"{r['relative_mean_error']:.3f}",
-                        f"{r['relative_per_image_error']:.3f}",
-                        f"{r['mean_theta']:.3f}",
-                        f"{r['mean_ann_rate']:.3f}",
-                        f"{r['mean_snn_rate']:.3f}",
-                        f"{r['clipped_fraction_ann']:.4f}",
-                    ]
-                    for r in entry["layers"]
-                ],
-            )
-        )
-        text.append(f"\nPrediction agreement with the ANN: {entry['prediction_agreement_with_ann']:.3f}")
-    # The hand-written analysis below the marker survives a re-run.
-    kept = path.read_text().split(MARKER, 1)[1] if path.is_file() and MARKER in path.read_text() else "\n"
-    path.write_text("\n".join(text) + "\n\n" + MARKER + kept)
 
 
 if __name__ == "__main__":
