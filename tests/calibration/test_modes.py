@@ -90,6 +90,18 @@ def test_threshold_search_finds_the_brute_force_optimum():
     assert chosen < 0.5 * top  # the two outliers are clipped
 
 
+def test_a_channel_dead_on_the_calibration_data_gets_the_layer_threshold():
+    inputs = keras.Input((3,))
+    relu = keras.layers.ReLU()
+    model = keras.Model(inputs, relu(inputs))
+    x = np.random.default_rng(2).uniform(0.0, 1.0, (200, 3)).astype("float32")
+    x[:, 1] = -1.0  # channel 1 never activates
+    x[0, 2] = 3.0  # the layer's largest activation
+    (chosen,) = search_thresholds(model, [relu], x, 8, 0.5, [True], [None])
+    assert chosen[1] == pytest.approx(3.0)  # was 1e-12: any positive input elsewhere fired it at every step
+    assert 0.5 < chosen[0] <= 1.0
+
+
 def test_threshold_calibration_changes_the_scales_and_helps_at_low_t():
     model, x = _model(), _data(300)
     plain = spkeras.convert(model, x, method="ecc", timesteps=4, spike_value="threshold")

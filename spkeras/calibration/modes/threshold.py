@@ -103,8 +103,11 @@ def search_thresholds(
         channel_max = values if channel_max is None else [np.maximum(a, b) for a, b in zip(channel_max, values)]
     if channel_max is None:
         raise ValueError("The calibration data is empty. Received: 0 samples. Pass at least one input sample.")
+    # A channel that never activated on the calibration data gets the layer's λ, not a vanishing one: with
+    # λ ≈ 0 any positive input on other data would fire it at every step (and an augmented neuron's event would
+    # carry a coefficient of about input/λ, e.g. 10⁹ spikes).
     tops = [
-        np.maximum(m, 1e-12) if flag else np.full_like(m, max(m.max(), 1e-12))
+        np.where(m > 1e-12, m, max(m.max(), 1e-12)) if flag else np.full_like(m, max(m.max(), 1e-12))
         for m, flag in zip(channel_max, per_channel)
     ]
     candidates = [tf.constant(fractions.numpy()[:, None] * top[None, :], tf.float32) for top in tops]
