@@ -20,7 +20,8 @@ benchmarks/low_latency.py), in one process:
    is verified: the PyTorch logits equal the Keras logits within 1e-4 on a few images.
 3. spkeras converts the Keras model and spikingjelly the PyTorch port (``ann2snn.Converter(RateCodingRecipe(...))``),
    each in the mode that is most accurate (mean over T ≤ 32) on the first ``--select-images`` test images among
-   its candidates: :data:`SPKERAS_MODES` (``ecc``, with and without post-conversion threshold calibration) and
+   its candidates: :data:`SPKERAS_MODES` (``ecc`` with and without post-conversion threshold calibration, the
+   default conversion, and symmetric signed neurons with and without it) and
    :data:`SJ_MODES` (layer-wise max / 99.9 % and channel-wise 99.9 % with half-threshold start).
    Both calibrate on the same training images.
 4. For every T and batch size both simulate the same test images with analog (direct) input for exactly T steps

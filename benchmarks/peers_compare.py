@@ -27,10 +27,20 @@ SJ_MODES = {
     "channel 99.9% half": {"mode": "99.9%", "channel_wise": True, "half_threshold": True},
 }
 #: spkeras conversions tried (``spkeras.convert`` options); the most accurate one (mean accuracy over T) is timed.
-#: Threshold calibration changes only the thresholds, so its simulation costs the same as plain ``ecc``.
+#: Threshold calibration changes only the thresholds, so its simulation costs the same as plain ``ecc``; the
+#: default conversion is ``ecc`` with ``percentile=99.9``; the symmetric signed neurons (``negative_threshold=0``)
+#: take back spikes fired on early input (docs/calibration.md, "Lowest latency") at some cost per step.
 SPKERAS_MODES = {
     "ecc": {"method": "ecc"},
     "ecc + threshold calibration": {"method": "ecc", "calibrate": "threshold"},
+    "default (ecc, percentile 99.9)": {},
+    "termapping f=0": {"method": "termapping", "negative_threshold": 0.0, "v_init": 0.5},
+    "termapping f=0 + threshold calibration": {
+        "method": "termapping",
+        "negative_threshold": 0.0,
+        "v_init": 0.5,
+        "calibrate": "threshold",
+    },
 }
 #: The mode selection simulates up to this T (accuracy at every T ≤ it from one run).
 SELECTION_MAX_T = 32
