@@ -53,6 +53,8 @@ class TernaryIntegrateAndFire(_NetCountIntegrateAndFire):
     spike (``V ← V + θ``) — but only while its net spike count is positive, so the net count never goes
     below zero and tracks ``relu`` of the accumulated input: over-firing caused by early input is undone.
     The paper's exact rule is unconfirmed; this is our rule (docs/methods/termapping.md). State: (potential, net count).
+    ``negative_threshold=f`` moves the negative threshold to ``−f·θ`` (``0``: as soon as ``V < 0``; see the base
+    class above).
 
     Examples:
         >>> import numpy as np
@@ -63,6 +65,14 @@ class TernaryIntegrateAndFire(_NetCountIntegrateAndFire):
         ...     _, state, spikes = neuron.step(np.array([[current]], "float32"), state)
         >>> float(state[1][0, 0])  # +1 then -1, then no negative spike below zero
         0.0
+        >>> symmetric = TernaryIntegrateAndFire(threshold=1.0, v_init=0.5, negative_threshold=0.0)
+        >>> symmetric.build((None, 1))
+        >>> state, counts = symmetric.initial_state(1), []
+        >>> for current in (0.6, -0.2, 0.3):  # accumulated input 0.6, 0.4, 0.7: rounded 1, 0, 1
+        ...     _, state, spikes = symmetric.step(np.array([[current]], "float32"), state)
+        ...     counts.append(float(state[1][0, 0]))
+        >>> counts
+        [1.0, 0.0, 1.0]
     """
 
     def step(self, current, state):
@@ -84,6 +94,8 @@ class AugmentedIntegrateAndFire(_NetCountIntegrateAndFire):
     event ``k = −min(floor(−V/θ), net count)`` while the net count is positive. Spike counts are reported as
     events (steps with ``k ≠ 0``) and as the sum of ``|k|``. Details of the paper are unconfirmed; this is
     our rule (docs/methods/augmapping.md). State: (potential, net count).
+    ``negative_threshold=f`` moves the negative threshold to ``−f·θ`` (``0``: the fewest θ that bring ``V`` back to
+    ``[0, θ)``; see the base class above).
 
     Examples:
         >>> import numpy as np
