@@ -227,7 +227,8 @@ def convert(
 
 # Options of the default method when ``convert`` picks it (method=None). λ = max (the ECC paper) lost 14 pp on a
 # trained CIFAR ResNet-8 and 6 pp on a public 91 % ResNet-20 at T = 64, where the 99.9th percentile lost 2.1 and
-# 0.1 pp, and was never worse on the other benchmark networks (docs/methods/ecc.md, "The default threshold").
+# 0.1 pp, and was better or within one test image on the other benchmark networks and public .h5 files
+# (docs/methods/ecc.md, "The default threshold").
 DEFAULT_METHOD_OPTIONS = {"ecc": {"percentile": 99.9}}
 
 
