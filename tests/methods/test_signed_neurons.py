@@ -1,29 +1,16 @@
 """``negative_threshold`` on the methods: which neurons they build, and the symmetric rule at T = L for QCFS."""
 
-import keras
 import numpy as np
 import pytest
 
 import spkeras
 from spkeras.conversion.pipeline import fold_model
 from spkeras.layers import IntegrateAndFire, TernaryIntegrateAndFire
+from tests.model_zoo import tiny_cnn, tiny_inputs
 
 
 def _tiny():
-    keras.utils.set_random_seed(5)
-    model = keras.Sequential(
-        [
-            keras.Input((6, 6, 1)),
-            keras.layers.Conv2D(4, 3),
-            keras.layers.ReLU(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(8),
-            keras.layers.ReLU(),
-            keras.layers.Dense(3),
-        ]
-    )
-    x = np.random.default_rng(0).uniform(0, 1, (60, 6, 6, 1)).astype("float32")
-    return model, x
+    return tiny_cnn(seed=5, batchnorm=False), tiny_inputs(60, seed=0)
 
 
 def _neurons(snn):
@@ -34,7 +21,7 @@ def _neurons(snn):
 def test_negative_threshold_reaches_every_neuron(method):
     model, x = _tiny()
     snn = spkeras.convert(model, x, method=method, negative_threshold=0.0, v_init=0.5, timesteps=4)
-    assert [layer.negative_threshold for layer in _neurons(snn)] == [0.0, 0.0]
+    assert [layer.negative_threshold for layer in _neurons(snn)] == [0.0, 0.0, 0.0]
 
 
 def test_opi_and_qcfs_build_plain_neurons_unless_asked():
@@ -62,4 +49,4 @@ def test_qcfs_symmetric_neurons_match_the_quantised_ann_at_t_equal_l():
     for value in (None, 0.0):
         snn = spkeras.convert(tuned, None, method="qcfs", negative_threshold=value, timesteps=4)
         error[value] = float(np.mean(np.abs(spkeras.simulate.record(snn, x, timesteps=4)["output"] - logits)))
-    assert error[0.0] < 0.7 * error[None], error  # measured 0.0078 vs 0.0166 (TerMapping's f = 1: 0.0155)
+    assert error[0.0] < 0.7 * error[None], error  # measured 0.038 vs 0.069 (TerMapping's f = 1: 0.062)
