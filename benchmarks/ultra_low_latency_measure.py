@@ -150,13 +150,7 @@ def run_model(name: str, arguments, report: dict, save) -> dict:
                 base="qcfs",
                 presim_steps=rho,
             )
-            for t in steps:
-                row[str(t)] = {"accuracy": cell["accuracy_per_step"][t - 1]}
-            row["simulation"] = {k: v for k, v in cell.items() if k != "accuracy"}
-            log(
-                f"[{name}] QCFS L={levels}+{method} ρ={rho}: "
-                + ", ".join(f"T={t} {100 * row[str(t)]['accuracy']:.2f}" for t in steps)
-            )
+            log(f"[{name}] QCFS L={levels}+{method} ρ={rho}: {causal_row(row, cell, steps)}")
             save()
     for levels, tuned in tuned_models.items():
         for value in getattr(arguments, "signed", []):
@@ -177,18 +171,20 @@ def run_model(name: str, arguments, report: dict, save) -> dict:
     return entry
 
 
+def causal_row(row: dict, cell: dict, steps: list[int]) -> str:
+    """Fills ``row`` with the accuracy at every T of one run of max(T) steps (causal, no data); returns a log line."""
+    for t in steps:
+        row[str(t)] = {"accuracy": cell["accuracy_per_step"][t - 1]}
+    row["simulation"] = {k: v for k, v in cell.items() if k != "accuracy"}
+    return ", ".join(f"T={t} {100 * row[str(t)]['accuracy']:.2f}" for t in steps)
+
+
 def signed_rows(name, entry, levels, tuned, value, calibration, x_test, y_test, steps, arguments, save) -> None:
     """Rows "QCFS L + signed f" (no data: causal, one run of max(T) gives every T) and "... + mode" per T."""
     row = entry["snn"].setdefault(f"QCFS L={levels} + signed f={value:g}", {})
     if not all(str(t) in row for t in steps):
         cell = snn_cell(tuned, None, x_test, y_test, max(steps), arguments.batch_size, negative_threshold=value)
-        for t in steps:
-            row[str(t)] = {"accuracy": cell["accuracy_per_step"][t - 1]}
-        row["simulation"] = {k: v for k, v in cell.items() if k != "accuracy"}
-        log(
-            f"[{name}] QCFS L={levels} signed f={value:g}: "
-            + ", ".join(f"T={t} {100 * row[str(t)]['accuracy']:.2f}" for t in steps)
-        )
+        log(f"[{name}] QCFS L={levels} signed f={value:g}: {causal_row(row, cell, steps)}")
         save()
     for mode in arguments.signed_modes:
         row = entry["snn"].setdefault(f"QCFS L={levels} + signed f={value:g} + {mode}", {})
