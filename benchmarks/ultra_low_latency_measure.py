@@ -124,14 +124,8 @@ def run_model(name: str, arguments, report: dict, save) -> dict:
             save()
     for levels, tuned in tuned_models.items():
         for mode in arguments.modes:
-            row = entry["snn"].setdefault(f"QCFS L={levels} + {mode}", {})
-            for t in steps:
-                if str(t) in row or (arguments.mode_max_t and t > arguments.mode_max_t):
-                    continue
-                calibrate = tuple(mode.split("+")) if "+" in mode else mode
-                row[str(t)] = snn_cell(tuned, calibration, x_test, y_test, t, arguments.batch_size, calibrate=calibrate)
-                log(f"[{name}] QCFS L={levels}+{mode} T={t}: {100 * row[str(t)]['accuracy']:.2f} %")
-                save()
+            data = (tuned, calibration, x_test, y_test)
+            calibrated_row(entry["snn"].setdefault(f"QCFS L={levels} + {mode}", {}), data, mode, steps, arguments, save)
     for levels, tuned in tuned_models.items():
         for spec in arguments.presim:
             method, rho = presim_spec(spec)
@@ -188,22 +182,22 @@ def signed_rows(name, entry, levels, tuned, value, calibration, x_test, y_test, 
         save()
     for mode in arguments.signed_modes:
         row = entry["snn"].setdefault(f"QCFS L={levels} + signed f={value:g} + {mode}", {})
-        for t in steps:
-            if str(t) in row or (arguments.mode_max_t and t > arguments.mode_max_t):
-                continue
-            calibrate = tuple(mode.split("+")) if "+" in mode else mode
-            row[str(t)] = snn_cell(
-                tuned,
-                calibration,
-                x_test,
-                y_test,
-                t,
-                arguments.batch_size,
-                calibrate=calibrate,
-                negative_threshold=value,
-            )
-            log(f"[{name}] QCFS L={levels} signed f={value:g}+{mode} T={t}: {100 * row[str(t)]['accuracy']:.2f} %")
-            save()
+        data = (tuned, calibration, x_test, y_test)
+        calibrated_row(row, data, mode, steps, arguments, save, negative_threshold=value)
+
+
+def calibrated_row(row: dict, data: tuple, mode: str, steps: list[int], arguments, save, **options) -> None:
+    """Fills ``row`` with one conversion calibrated with ``mode`` per T (up to ``--mode-max-t``)."""
+    model, calibration, x_test, y_test = data
+    for t in steps:
+        if str(t) in row or (arguments.mode_max_t and t > arguments.mode_max_t):
+            continue
+        calibrate = tuple(mode.split("+")) if "+" in mode else mode
+        row[str(t)] = snn_cell(
+            model, calibration, x_test, y_test, t, arguments.batch_size, calibrate=calibrate, **options
+        )
+        log(f"  {mode} {options or ''} T={t}: {100 * row[str(t)]['accuracy']:.2f} %")
+        save()
 
 
 def presim_spec(spec: str) -> tuple[str, int]:
