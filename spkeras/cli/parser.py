@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=".npz with calibration inputs under 'x' (or x_train); needed by every method but qcfs",
     )
     convert.add_argument(
-        "--method", metavar="NAME", help=f"conversion method: {methods} (ecc; qcfs for models from finetune)"
+        "--method",
+        metavar="NAME",
+        help=f"conversion method: {methods} (default: ecc with percentile=99.9; qcfs for models from finetune)",
     )
     convert.add_argument(
         "--max-pooling",
