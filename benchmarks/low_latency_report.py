@@ -12,20 +12,21 @@ from low_latency_networks import TITLES
 from low_latency_summary import best_at, equal_budget
 
 
+def _method_rows(entry: dict, cell) -> list[list[str]]:
+    """One row per (method, mode) of ``entry``: ``cell(value)`` per T, "-" where that T did not run."""
+    rows = []
+    for method, modes in entry["results"].items():
+        for mode, per_t in modes.items():
+            values = [per_t.get(str(t)) for t in entry["timesteps"]]
+            rows.append([method, mode] + ["-" if value is None else cell(value) for value in values])
+    return rows
+
+
 def accuracy_table(entry: dict) -> str:
     steps = entry["timesteps"]
     ann = entry["ann_accuracy"]
     header = ["method", "calibrate"] + [f"T={t}" for t in steps]
-    rows = []
-    for method, modes in entry["results"].items():
-        for mode, per_t in modes.items():
-            cells = []
-            for t in steps:
-                value = per_t.get(str(t))
-                cells.append(
-                    "-" if value is None else f"{100 * value['accuracy']:.2f} ({100 * (value['accuracy'] - ann):+.1f})"
-                )
-            rows.append([method, mode] + cells)
+    rows = _method_rows(entry, lambda v: f"{100 * v['accuracy']:.2f} ({100 * (v['accuracy'] - ann):+.1f})")
     best = []
     for t in steps:
         found = best_at(entry, t)
@@ -35,18 +36,8 @@ def accuracy_table(entry: dict) -> str:
 
 
 def cost_table(entry: dict) -> str:
-    steps = entry["timesteps"]
-    header = ["method", "calibrate"] + [f"T={t}" for t in steps]
-    rows = []
-    for method, modes in entry["results"].items():
-        for mode, per_t in modes.items():
-            cells = []
-            for t in steps:
-                value = per_t.get(str(t))
-                cells.append(
-                    "-" if value is None else f"{value['spikes_per_image']:,.0f} / {value['conversion_time_s']:.1f} s"
-                )
-            rows.append([method, mode] + cells)
+    header = ["method", "calibrate"] + [f"T={t}" for t in entry["timesteps"]]
+    rows = _method_rows(entry, lambda v: f"{v['spikes_per_image']:,.0f} / {v['conversion_time_s']:.1f} s")
     return markdown_table(header, rows)
 
 

@@ -147,7 +147,7 @@ def run_model(name: str, arguments, report: dict, save) -> dict:
             log(f"[{name}] QCFS L={levels}+{method} ρ={rho}: {causal_row(row, cell, steps)}")
             save()
     for levels, tuned in tuned_models.items():
-        for value in getattr(arguments, "signed", []):
+        for value in arguments.signed:
             signed_rows(name, entry, levels, tuned, value, calibration, x_test, y_test, steps, arguments, save)
     entry["targets"] = targets(name, entry)
     save()

@@ -217,3 +217,8 @@ def check_positive(name: str, value, method: str) -> float:
 def check_percentile(value, method: str) -> float:
     """Validates a percentile in (0, 100] and returns it as a float."""
     return validation.check_percentile(value, owner=f"Method '{method}'")
+
+
+def check_negative_threshold(value, method: str) -> float:
+    """Validates the ``negative_threshold`` of signed neurons (a fraction of θ in [0, 1]) and returns it as a float."""
+    return validation.check_number("negative_threshold", value, minimum=0, maximum=1, owner=f"Method '{method}'")

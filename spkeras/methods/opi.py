@@ -11,9 +11,8 @@ import logging
 
 import numpy as np
 
-from spkeras import validation
 from spkeras.layers import TernaryIntegrateAndFire
-from spkeras.methods.base import ThresholdPolicy, check_percentile, register_method
+from spkeras.methods.base import ThresholdPolicy, check_negative_threshold, check_percentile, register_method
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +45,7 @@ class OptimalPotentialInitialisation(ThresholdPolicy):
         self.percentile = check_percentile(percentile, self.name)
         self.negative_threshold = None
         if negative_threshold is not None:
-            self.negative_threshold = validation.check_number(
-                "negative_threshold", negative_threshold, minimum=0, maximum=1, owner=f"Method '{self.name}'"
-            )
+            self.negative_threshold = check_negative_threshold(negative_threshold, self.name)
             self.neuron_class = TernaryIntegrateAndFire
 
     def neuron_options(self):

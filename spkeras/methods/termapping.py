@@ -5,9 +5,8 @@ Thresholds come from the activation statistics (max by default, or a percentile)
 count is positive. The paper's exact details are unconfirmed; this is our rule (docs/methods/termapping.md).
 """
 
-from spkeras import validation
 from spkeras.layers import TernaryIntegrateAndFire
-from spkeras.methods.base import ThresholdPolicy, check_percentile, register_method
+from spkeras.methods.base import ThresholdPolicy, check_negative_threshold, check_percentile, register_method
 
 
 @register_method("termapping")
@@ -34,9 +33,7 @@ class TernaryMapping(ThresholdPolicy):
     def __init__(self, percentile: float = 100.0, negative_threshold: float = 1.0, **options):
         super().__init__(**options)
         self.percentile = check_percentile(percentile, self.name)
-        self.negative_threshold = validation.check_number(
-            "negative_threshold", negative_threshold, minimum=0, maximum=1, owner=f"Method '{self.name}'"
-        )
+        self.negative_threshold = check_negative_threshold(negative_threshold, self.name)
 
     def site_scale(self, statistics):
         return statistics.percentile(self.percentile)
