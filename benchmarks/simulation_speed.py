@@ -38,6 +38,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from common import RESULTS, machine, markdown_table, write_json  # noqa: E402
+from simulation_speed_bounds import measure_bounds  # noqa: E402
 from simulation_speed_measure import measure_full_mnist, measure_one  # noqa: E402
 from simulation_speed_profile import profile_one, profile_tables  # noqa: E402
 
@@ -47,10 +48,9 @@ def run_profile(arguments) -> int:
     for config in arguments.profile_configs:
         model, batch, steps = config.split(":")
         record = _subprocess(["--profile-single", model, batch, steps, "--repeats", str(arguments.repeats)])
-        default = _subprocess(["--single", model, batch, steps, "None", "--repeats", str(arguments.repeats)])
-        record["default_threading"] = {
-            key: default[key] for key in ("ann_time_s", "snn_time_s", "ratio_snn_over_T_ann")
-        }
+        record["default_threading"] = _subprocess(
+            ["--bounds-single", model, batch, steps, "--repeats", str(arguments.repeats)]
+        )
         records.append(record)
         print(
             f"{model} batch {batch} T {steps}: ratio {record['ratio_snn_over_T_ann']:.2f}", file=sys.stderr, flush=True
@@ -101,10 +101,15 @@ def main(argv=None) -> int:
         help="MODEL:BATCH:T (models: mnist, cifar, resnet)",
     )
     parser.add_argument("--profile-single", nargs=3, metavar=("MODEL", "BATCH", "T"), help=argparse.SUPPRESS)
+    parser.add_argument("--bounds-single", nargs=3, metavar=("MODEL", "BATCH", "T"), help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if arguments.profile_single:
         model, batch, steps = arguments.profile_single
         print(json.dumps(profile_one(model, int(batch), int(steps), arguments.repeats)))
+        return 0
+    if arguments.bounds_single:
+        model, batch, steps = arguments.bounds_single
+        print(json.dumps(measure_bounds(model, int(batch), int(steps), arguments.repeats)))
         return 0
     if arguments.profile:
         return run_profile(arguments)
