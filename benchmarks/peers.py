@@ -32,9 +32,13 @@ benchmarks/low_latency.py), in one process:
    set to the faster of 1 and its default for each batch size (:func:`choose_torch_threads`; TensorFlow keeps its
    default thread pools). The two sides alternate (the order flips every repeat); each timing is the median of
    ``--repeats`` passes over all images, after a warm-up batch. Accuracy at T comes from the timed run.
+5. In the same alternation, two bars: T compiled passes of the BN-folded Keras ANN and T passes of its PyTorch port
+   per batch. *T×ANN / sj* is what a simulator that cost exactly T dense ANN passes on TensorFlow's kernels would
+   reach against spikingjelly (the ceiling of any dense simulator here); *spkeras / (T×ANN)* is the strict ratio of
+   docs/benchmarks.md on the trained models, and *sj / (T×torch ANN)* the same for spikingjelly.
 
-Output: a table per network (image·steps/s and accuracy for both, and the throughput ratio spkeras /
-spikingjelly) and ``benchmarks/results/peers.json``.
+Output: a table per network (image·steps/s and accuracy for both, the throughput ratio spkeras / spikingjelly and
+the bars) and ``benchmarks/results/peers.json``.
 """
 
 from __future__ import annotations
@@ -77,6 +81,10 @@ def model_table(entry: dict) -> str:
             f"{row['spkeras']['image_steps_per_s']:.0f}",
             f"{row['spikingjelly']['image_steps_per_s']:.0f}",
             f"**{row['throughput_ratio']:.2f}**",
+            f"{row['keras_ann']['image_steps_per_s']:.0f}",
+            f"{row['ann_bound_ratio']:.2f}",
+            f"{row['spkeras_over_T_ann']:.2f}",
+            f"{row['spikingjelly_over_T_torch_ann']:.2f}",
             f"{100 * row['spkeras']['accuracy']:.1f}",
             f"{100 * row['spikingjelly']['accuracy']:.1f}",
         ]
@@ -90,6 +98,10 @@ def model_table(entry: dict) -> str:
         "spkeras img·steps/s",
         "spikingjelly img·steps/s",
         "ratio",
+        "T×ANN img·steps/s",
+        "T×ANN / sj",
+        "spkeras / (T×ANN)",
+        "sj / (T×torch ANN)",
         "spkeras %",
         "sj %",
     ]

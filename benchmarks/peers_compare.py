@@ -11,11 +11,13 @@ import numpy as np
 from common import load_cifar, load_mnist
 from peers_measure import (
     choose_torch_threads,
+    keras_ann_side,
     spikingjelly_accuracy_curve,
     spikingjelly_convert,
     spikingjelly_side,
     spkeras_side,
     time_sides,
+    torch_ann_side,
 )
 from peers_port import port_to_torch, verify_port
 
@@ -131,17 +133,24 @@ def run_model(name, arguments) -> dict:
         threads = choose_torch_threads(sj_snn, xs, ys, batch_size, steps[0])
         for timesteps in sorted(arguments.large_batch_timesteps) if large else steps:
             sides = [spkeras_side(snn, timesteps), spikingjelly_side(sj_snn, timesteps)]
+            sides += [keras_ann_side(model, timesteps), torch_ann_side(port, timesteps)]
             measured = time_sides(sides, xs, ys, batch_size, arguments.repeats)
             row = {"batch_size": batch_size, "timesteps": timesteps, "images": images, "torch_threads": threads}
             for side, values in measured.items():
                 row[side] = {**values, "image_steps_per_s": images * timesteps / values["time_s"]}
-            row["throughput_ratio"] = row["spkeras"]["image_steps_per_s"] / row["spikingjelly"]["image_steps_per_s"]
+            speed = {side: row[side]["image_steps_per_s"] for side in measured}
+            row["throughput_ratio"] = speed["spkeras"] / speed["spikingjelly"]
+            # What T dense ANN passes reach against spikingjelly: the ceiling of any dense simulator on these kernels.
+            row["ann_bound_ratio"] = speed["keras_ann"] / speed["spikingjelly"]
+            row["spkeras_over_T_ann"] = speed["keras_ann"] / speed["spkeras"]
+            row["spikingjelly_over_T_torch_ann"] = speed["torch_ann"] / speed["spikingjelly"]
             results.append(row)
             print(
                 f"[{name}] batch {batch_size} T {timesteps}: spkeras {row['spkeras']['image_steps_per_s']:.0f} "
                 f"img·steps/s ({row['spkeras']['accuracy']:.3f}), spikingjelly "
                 f"{row['spikingjelly']['image_steps_per_s']:.0f} ({row['spikingjelly']['accuracy']:.3f}), "
-                f"ratio {row['throughput_ratio']:.2f}",
+                f"ratio {row['throughput_ratio']:.2f} (T ANN passes: {row['ann_bound_ratio']:.2f}; spkeras / T ANN "
+                f"{row['spkeras_over_T_ann']:.2f})",
                 file=sys.stderr,
                 flush=True,
             )

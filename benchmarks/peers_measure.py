@@ -99,6 +99,42 @@ def spikingjelly_side(snn, timesteps):
     return Side("spikingjelly", prepare, run_batch)
 
 
+def keras_ann_side(model, timesteps):
+    """T compiled passes of the BN-folded Keras ANN per batch: what a simulator whose neuron update cost nothing
+    would cost with TensorFlow's synaptic kernels (the bar of the strict ratio)."""
+    import tensorflow as tf
+
+    from spkeras.conversion import fold_model
+
+    folded = fold_model(model)
+    ann = tf.function(lambda batch: folded(batch, training=False))
+
+    def prepare(x, y):
+        return tf.constant(x), y
+
+    def run_batch(batch):
+        for _ in range(timesteps):
+            output = ann(batch[0])
+        return int(np.sum(np.argmax(output.numpy(), -1) == batch[1]))
+
+    return Side("keras_ann", prepare, run_batch)
+
+
+def torch_ann_side(port, timesteps):
+    """T passes of the PyTorch port per batch (the same bar on torch's kernels)."""
+
+    def prepare(x, y):
+        return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))), y
+
+    def run_batch(batch):
+        with torch.inference_mode():
+            for _ in range(timesteps):
+                output = port(batch[0])
+        return int(np.sum(output.argmax(1).numpy() == batch[1]))
+
+    return Side("torch_ann", prepare, run_batch)
+
+
 def choose_torch_threads(snn, x, y, batch_size, timesteps) -> dict:
     """Sets torch's intra-op threads to the faster of 1 and its default for this batch (on a shared or
     oversubscribed CPU, OpenMP with all cores was measured up to 9x slower than one thread); returns the timings."""

@@ -15,7 +15,9 @@ and time chunks) and reports its peak RSS (target < 2 GB).
 
 ``--profile`` instead profiles the simulation at the dense limit (issue 29 part 2): for each of
 ``--profile-configs`` (default: the CIFAR VGG-small and the CIFAR ResNet-8 of benchmarks/low_latency.py at
-T = 32, batch 100 and 1,000) one subprocess measures the strict ratio as above, then records one simulation and
+T = 32, batch 100 and 1,000) one subprocess with default threading measures the strict ratio interleaved with
+two lower bounds (simulation_speed_bounds.py: a one-pass neuron update, and the synaptic layers alone), and
+another, with one inter-op thread, measures it again, then records one simulation and
 T compiled ANN passes with the TensorFlow profiler (``tf.profiler.experimental``, host tracer) and sums the
 executed kernels' time per op type (from the trace's ``name:OpType`` events, control-flow ops excluded as they
 contain the others) and per category (synaptic, neuron, counting/readout, layout, other). Writes

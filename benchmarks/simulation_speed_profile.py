@@ -114,12 +114,15 @@ def profile_one(model_name, batch_size, timesteps, repeats):
 def profile_tables(records) -> str:
     """Markdown: the ratios and category shares per configuration, then per configuration the top ops."""
     categories = ["synaptic", "neuron", "counting/readout", "layout", "other"]
-    header = ["model", "batch", "T", "SNN/(T×ANN)", "same, 1 inter-op thread", "arith. opt. off"] + categories
+    header = ["model", "batch", "T", "SNN/(T×ANN)", "one-pass neuron", "synaptic only", "same, 1 inter-op thread"]
+    header += ["arith. opt. off"] + categories
     rows = []
     for record in records:
         profile, variant = record["snn_profile"], record["variants"].get("arithmetic_optimization_off")
         shares = {key: value / profile["op_time_s"] for key, value in profile["categories_s"].items()}
-        default = record.get("default_threading", {}).get("ratio_snn_over_T_ann", float("nan"))
+        default_threading = record.get("default_threading", {})
+        default = default_threading.get("ratio_snn_over_T_ann", float("nan"))
+        bounds = [default_threading.get(f"{name}_ratio", float("nan")) for name in ("one_pass_neuron", "synaptic_only")]
         if variant:
             change = variant["snn_time_s"] / variant["baseline_snn_time_s"] - 1
             change = f"{100 * change:+.0f} % time{'' if variant['identical_results'] else ' (results differ)'}"
@@ -129,6 +132,7 @@ def profile_tables(records) -> str:
                 record["batch_size"],
                 record["timesteps"],
                 f"**{default:.2f}**",
+                *[f"{bound:.2f}" for bound in bounds],
                 f"{record['ratio_snn_over_T_ann']:.2f}",
                 change if variant else "-",
             ]

@@ -10,8 +10,6 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from spkeras.simulate import fused
-
 
 class ChunkResult(NamedTuple):
     """What one chunk of ``C`` steps produced (see :meth:`Simulator.fold`).
@@ -34,23 +32,10 @@ class ChunkResult(NamedTuple):
 class MeasurementsMixin:
     """Compiled measurements of a :class:`~spkeras.simulate.simulator.Simulator` (see its ``fold``)."""
 
-    def _counting_step(self, layer):
-        """The layer's time step, also returning its spike count and event count (summed over the batch).
-
-        Through the fused CPU kernel (:mod:`spkeras.simulate.fused`) when it is available and computes the
-        layer's step exactly; through the layer's own ``step`` otherwise."""
+    @staticmethod
+    def _counting_step(layer):
+        """The layer's time step, also returning its spike count and event count (summed over the batch)."""
         adjusts = getattr(layer, "adjusts_input", False)
-        library = fused.load(self.jit_compile) if fused.supports(layer) else None
-        if library is not None:
-            fused_step = fused.fused_step(library, layer)
-
-            def step(current, state, time_index):
-                if adjusts:
-                    current = layer.input_current(current, time_index)
-                output, state, count = fused_step(current, state)
-                return output, state, count, count
-
-            return step
 
         def step(current, state, time_index):
             if adjusts:

@@ -25,7 +25,7 @@ import tensorflow as tf
 from spkeras import graph, validation
 from spkeras.layers.encoders import ENCODINGS, encode_chunk
 from spkeras.network import spiking_network
-from spkeras.simulate import budget, fused
+from spkeras.simulate import budget
 from spkeras.simulate.measurements import ChunkResult, MeasurementsMixin
 
 logger = logging.getLogger(__name__)
@@ -125,8 +125,6 @@ class Simulator(MeasurementsMixin):
         self.num_classes = int(snn.outputs[0].shape[-1])
         self.output_shape = tuple(snn.outputs[0].shape[1:])
         self.traces, self.jit_compile = 0, bool(jit_compile)
-        #: How neuron steps run: "fused kernel" or "TensorFlow ops: <why>" (see spkeras.simulate.fused).
-        self.neuron_kernel = fused.status(self.jit_compile)
         self._steps = {i: self._counting_step(self.nodes[i].layer) for i in self.neuron_positions}
         self._compiled: dict[str, tf.types.experimental.PolymorphicFunction] = {}
         self.run_batch = tf.function(

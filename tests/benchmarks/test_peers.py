@@ -97,3 +97,15 @@ def test_skips_cleanly_without_the_peers(peers, monkeypatch, capsys):
     monkeypatch.setattr(peers, "peers_missing", lambda: "torch is not installed")
     assert peers.main(["--models", "mnist"]) == 0
     assert "skipped: torch is not installed" in capsys.readouterr().out
+
+
+def test_ann_bars_compute_the_ann(port, measure, rng):
+    pytest.importorskip("torch")
+    model = _reference("mnist")
+    _randomise_batch_norms(model, rng)
+    images = rng.uniform(0, 1, (6, 28, 28, 1)).astype("float32")
+    labels = np.argmax(model.predict(images, verbose=0), -1)
+    sides = [measure.keras_ann_side(model, 3), measure.torch_ann_side(port.port_to_torch(model), 3)]
+    for side in sides:
+        assert side.run_batch(side.prepare(images, labels)) == 6  # T passes of the ANN itself: its own labels
+        assert side.run_batch(side.prepare(images, (labels + 1) % 10)) == 0
