@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 from simulation_speed_measure import median_time
-from simulation_speed_models import build_model
+from simulation_speed_models import timing_setup
 
 from spkeras.simulate import Simulator
 
@@ -47,19 +47,7 @@ class BoundSimulator(Simulator):
 
 def measure_bounds(model_name, batch_size, timesteps, repeats) -> dict:
     """Runs in a subprocess with default threading: the strict ratio of the simulation and of both stand-ins."""
-    import keras
-
-    import spkeras
-    from spkeras.conversion import fold_model
-
-    keras.utils.set_random_seed(0)
-    model = build_model(model_name)
-    shape = tuple(model.inputs[0].shape[1:])
-    x = np.random.default_rng(0).uniform(0, 1, (batch_size,) + shape).astype("float32")
-    snn = spkeras.convert(model, x[:200], method="ecc", timesteps=timesteps)
-    folded = fold_model(model)
-    ann = tf.function(lambda batch: folded(batch, training=False))
-    x_tensor, y_tensor, seed = tf.constant(x), tf.constant(np.zeros(batch_size, "int64")), tf.constant([0, 0], tf.int64)
+    snn, ann, x_tensor, y_tensor, seed = timing_setup(model_name, batch_size, timesteps)
     simulators = {"snn": Simulator(snn, timesteps)}
     simulators.update({name: BoundSimulator(snn, timesteps, passes) for name, passes in BOUNDS.items()})
     runs = {

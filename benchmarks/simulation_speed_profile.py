@@ -8,7 +8,7 @@ import time
 
 from common import markdown_table
 from simulation_speed_measure import median_time
-from simulation_speed_models import build_model
+from simulation_speed_models import timing_setup
 from simulation_speed_ops import category, op_times
 
 #: The lever measured in the profile (Grappler's arithmetic optimiser off) is timed up to this batch size only.
@@ -19,27 +19,17 @@ def profile_one(model_name, batch_size, timesteps, repeats):
     """Runs in a subprocess: the strict ratio and the op-level profile of one simulation and T ANN passes.
 
     TensorFlow runs with one inter-op thread here, so that ops do not overlap and each kernel's time is its own
-    (intra-op parallelism is kept); the headline ratio comes from :func:`measure_one` with default threading.
+    (intra-op parallelism is kept); the headline ratio comes from :func:`measure_bounds` with default threading.
     Also measures one lever without changing spkeras (batches up to ``VARIANT_MAX_BATCH``): Grappler's
     arithmetic optimiser off (it duplicates the spike casts, see the profile)."""
-    import keras
     import numpy as np
     import tensorflow as tf
 
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
-    import spkeras
-    from spkeras.conversion import fold_model
     from spkeras.simulate import Simulator
 
-    keras.utils.set_random_seed(0)
-    model = build_model(model_name)
-    shape = tuple(model.inputs[0].shape[1:])
-    x = np.random.default_rng(0).uniform(0, 1, (batch_size,) + shape).astype("float32")
-    snn = spkeras.convert(model, x[:200], method="ecc", timesteps=timesteps)
-    folded = fold_model(model)
-    ann = tf.function(lambda batch: folded(batch, training=False))
-    x_tensor, y_tensor, seed = tf.constant(x), tf.constant(np.zeros(batch_size, "int64")), tf.constant([0, 0], tf.int64)
+    snn, ann, x_tensor, y_tensor, seed = timing_setup(model_name, batch_size, timesteps)
     ann(x_tensor).numpy()
     simulator = Simulator(snn, timesteps)
     run = lambda: [value.numpy() for value in simulator.run_batch(x_tensor, y_tensor, seed)]  # noqa: E731
