@@ -60,6 +60,17 @@ def write_json(data: dict, path: pathlib.Path) -> pathlib.Path:
     return path
 
 
+def compiled_ann(model):
+    """The BN-folded ANN (folded as spkeras folds it) compiled with ``tf.function``: what the strict ratio's T ANN
+    passes run."""
+    import tensorflow as tf
+
+    from spkeras.conversion import fold_model
+
+    folded = fold_model(model)
+    return tf.function(lambda batch: folded(batch, training=False))
+
+
 def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]

@@ -99,15 +99,10 @@ def spikingjelly_side(snn, timesteps):
     return Side("spikingjelly", prepare, run_batch)
 
 
-def keras_ann_side(model, timesteps):
-    """T compiled passes of the BN-folded Keras ANN per batch: what a simulator whose neuron update cost nothing
-    would cost with TensorFlow's synaptic kernels (the bar of the strict ratio)."""
+def keras_ann_side(ann, timesteps):
+    """T passes of the compiled, BN-folded Keras ANN (``common.compiled_ann``) per batch: what a simulator whose
+    neuron update cost nothing would cost with TensorFlow's synaptic kernels (the bar of the strict ratio)."""
     import tensorflow as tf
-
-    from spkeras.conversion import fold_model
-
-    folded = fold_model(model)
-    ann = tf.function(lambda batch: folded(batch, training=False))
 
     def prepare(x, y):
         return tf.constant(x), y

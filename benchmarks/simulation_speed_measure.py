@@ -6,7 +6,7 @@ from __future__ import annotations
 import resource
 import time
 
-from simulation_speed_models import build_model
+from simulation_speed_models import timing_setup
 
 
 def median_time(function, repeats):
@@ -20,24 +20,12 @@ def median_time(function, repeats):
 
 def measure_one(model_name, batch_size, timesteps, chunk_size, repeats):
     """Runs in a subprocess: times ANN, SNN and the closed form for one configuration."""
-    import keras
-    import numpy as np
     import tensorflow as tf
 
-    import spkeras
     from spkeras.analytic import closed_form_model
-    from spkeras.conversion import fold_model
     from spkeras.simulate import Simulator
 
-    keras.utils.set_random_seed(0)
-    model = build_model(model_name)
-    shape = tuple(model.inputs[0].shape[1:])
-    x = np.random.default_rng(0).uniform(0, 1, (batch_size,) + shape).astype("float32")
-    y = np.zeros(batch_size, "int64")
-    snn = spkeras.convert(model, x[:200], method="ecc", timesteps=timesteps)
-    folded = fold_model(model)
-    ann = tf.function(lambda batch: folded(batch, training=False))
-    x_tensor, y_tensor, seed = tf.constant(x), tf.constant(y), tf.constant([0, 0], tf.int64)
+    snn, ann, x_tensor, y_tensor, seed = timing_setup(model_name, batch_size, timesteps)
     ann(x_tensor).numpy()
     ann_time = median_time(lambda: ann(x_tensor).numpy(), max(repeats * 3, 5))
     simulator = Simulator(snn, timesteps, chunk_size=chunk_size)

@@ -52,21 +52,19 @@ def build_model(name):
 
 
 def timing_setup(model_name, batch_size, timesteps):
-    """What the profile and the bounds time: the ``ecc`` SNN of an untrained model of that shape, its BN-folded ANN
-    compiled, and a seeded batch as tensors ``(snn, ann, x, y, seed)``."""
+    """What the speed table, the profile and the bounds time: the ``ecc`` SNN of an untrained model of that shape,
+    its BN-folded ANN compiled, and a seeded batch as tensors ``(snn, ann, x, y, seed)``."""
     import keras
     import numpy as np
     import tensorflow as tf
+    from common import compiled_ann
 
     import spkeras
-    from spkeras.conversion import fold_model
 
     keras.utils.set_random_seed(0)
     model = build_model(model_name)
     shape = tuple(model.inputs[0].shape[1:])
     x = np.random.default_rng(0).uniform(0, 1, (batch_size,) + shape).astype("float32")
     snn = spkeras.convert(model, x[:200], method="ecc", timesteps=timesteps)
-    folded = fold_model(model)
-    ann = tf.function(lambda batch: folded(batch, training=False))
     y = tf.constant(np.zeros(batch_size, "int64"))
-    return snn, ann, tf.constant(x), y, tf.constant([0, 0], tf.int64)
+    return snn, compiled_ann(model), tf.constant(x), y, tf.constant([0, 0], tf.int64)

@@ -105,7 +105,11 @@ def test_ann_bars_compute_the_ann(port, measure, rng):
     _randomise_batch_norms(model, rng)
     images = rng.uniform(0, 1, (6, 28, 28, 1)).astype("float32")
     labels = np.argmax(model.predict(images, verbose=0), -1)
-    sides = [measure.keras_ann_side(model, 3), measure.torch_ann_side(port.port_to_torch(model), 3)]
+    common = _load("common")
+    sides = [
+        measure.keras_ann_side(common.compiled_ann(model), 3),
+        measure.torch_ann_side(port.port_to_torch(model), 3),
+    ]
     for side in sides:
         assert side.run_batch(side.prepare(images, labels)) == 6  # T passes of the ANN itself: its own labels
         assert side.run_batch(side.prepare(images, (labels + 1) % 10)) == 0
